@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Growable byte buffers. Growth doubles so appends are amortised O(1); the terminating NUL is
+ * kept so text can be handed to C string functions without a copy.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "xalloc.h"
+
+void buf_reserve(Buf *b, size_t extra) {
+        size_t need = b->len + extra + 1;
+
+        if (need <= b->cap)
+                return;
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < need)
+                cap *= 2;
+        b->data = xrealloc(b->data, cap);
+        b->cap = cap;
+}
+
+void buf_append(Buf *b, const void *p, size_t n) {
+        buf_reserve(b, n);
+        if (n)
+                memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+}
+
+void buf_puts(Buf *b, const char *s) {
+        buf_append(b, s, strlen(s));
+}
+
+void buf_printf(Buf *b, const char *fmt, ...) {
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        buf_reserve(b, (size_t) n);
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
+        va_end(ap);
+        b->len += (size_t) n;
+}
+
+void buf_reset(Buf *b) {
+        b->len = 0;
+        if (b->data)
+                b->data[0] = '\0';
+}
+
+void buf_free(Buf *b) {
+        free(b->data);
+        *b = BUF_INIT;
+}
+
+char *buf_steal(Buf *b, size_t *ret_len) {
+        char *p;
+
+        if (!b->data)
+                buf_reserve(b, 0), b->data[0] = '\0';
+        p = b->data;
+        if (ret_len)
+                *ret_len = b->len;
+        *b = BUF_INIT;
+        return p;
+}
+
+bool slice_eq(Slice s, const char *lit) {
+        size_t n = strlen(lit);
+
+        return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+bool slice_case_eq(Slice s, const char *lit) {
+        size_t n = strlen(lit);
+
+        return s.len == n && strncasecmp(s.ptr, lit, n) == 0;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A borrowed run of bytes. */
+typedef struct Slice {
+        const char *ptr;
+        size_t len;
+} Slice;
+
+/* A growable byte buffer that owns its bytes; always NUL-terminated past len. */
+typedef struct Buf {
+        char *data;
+        size_t len;
+        size_t cap;
+} Buf;
+
+#define BUF_INIT ((Buf){ 0 })
+
+void buf_reserve(Buf *b, size_t extra);
+void buf_append(Buf *b, const void *p, size_t n);
+void buf_puts(Buf *b, const char *s);
+void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_reset(Buf *b);
+void buf_free(Buf *b);
+/* Gives the bytes to the caller (free() them) and leaves @b empty. */
+char *buf_steal(Buf *b, size_t *ret_len);
+
+static inline Slice slice_from_buf(const Buf *b) {
+        return (Slice){ b->data ? b->data : "", b->len };
+}
+
+bool slice_eq(Slice s, const char *lit);
+bool slice_case_eq(Slice s, const char *lit);

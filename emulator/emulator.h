@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "buf.h"
+#include "config.h"
+#include "list.h"
+#include "logs.h"
+#include "rapi.h"
+#include "server.h"
+
+/*
+ * The daemon's core types. One libuv loop owns all of this; nothing here is locked.
+ *
+ *   Emulator ─┬─ Function[] ─┬─ ExecEnv (list: all; idle list in MRU order)
+ *             │              └─ async queue of Invocations
+ *             ├─ HttpServer (Invoke API, control API)
+ *             └─ Logs
+ *
+ * An Invocation is owned by whoever holds it: the async queue, an environment while it
+ * runs, or nobody once done (then it is freed after its completion callback).
+ */
+
+typedef struct Emulator Emulator;
+typedef struct Function Function;
+typedef struct ExecEnv ExecEnv;
+typedef struct Invocation Invocation;
+
+typedef enum InvokeType {
+        INVOKE_REQUEST_RESPONSE,
+        INVOKE_EVENT,
+        INVOKE_DRY_RUN,
+        _INVOKE_TYPE_MAX,
+        _INVOKE_TYPE_INVALID = -22,
+} InvokeType;
+
+/* How an invocation ended, as records and metrics name it. */
+typedef enum InvStatus {
+        INV_SUCCESS,
+        INV_ERROR,     /* the function reported an error (/error) or misbehaved */
+        INV_TIMEOUT,
+        INV_THROTTLED,
+        INV_FAILURE,   /* the platform failed it: crash, init failure, shutdown */
+        _INV_STATUS_MAX,
+        _INV_STATUS_INVALID = -22,
+} InvStatus;
+
+typedef void (*invocation_done_cb)(Invocation *inv, void *userdata);
+
+struct Invocation {
+        Emulator *emu;
+        Function *fn;
+        ListNode link;          /* async queue or env's list */
+        char request_id[37];
+        char invocation_id[37]; /* per-delivery nonce */
+        InvokeType type;
+        char *qualifier;        /* "$LATEST" or alias name used by the caller */
+        char *invoked_arn;
+        Buf payload;
+        char *client_context;   /* decoded, or NULL */
+        char *trace_id;
+        bool log_tail;
+        unsigned attempt;       /* async: 1, 2, 3 */
+        int64_t accepted_ms;    /* wall clock when accepted (event age) */
+
+        /* the caller */
+        HttpConn *caller;       /* synchronous HTTP caller, NULL once gone */
+        invocation_done_cb done_cb;
+        void *done_data;
+        unsigned done_data_index;
+
+        /* the run */
+        ExecEnv *env;
+        uv_timer_t timer;       /* function timeout, or async retry delay */
+        bool timer_init;
+        uint64_t start_ns;      /* event handed over (or suppressed init began) */
+        int64_t deadline_ms;
+        RapiEvent event;
+        bool cold;
+        bool suppressed_init;
+        double init_ms;
+        double duration_ms;
+        unsigned max_memory_mb;
+        Buf log;                /* this invocation's log, bounded (for Tail and records) */
+        bool log_truncated;
+
+        /* the outcome */
+        bool finished;
+        InvStatus status;
+        bool function_error;    /* X-Amz-Function-Error: Unhandled */
+        char error_type[128];
+        Buf result;             /* body returned to the caller */
+        char content_type[128];
+        int http_status;        /* 200 normally; a service error's status otherwise */
+        char *service_error;    /* X-Amzn-ErrorType of a service error */
+        char *throttle_reason;
+};
+
+typedef enum EnvState {
+        ENV_COLD,          /* no processes: a new or reset environment */
+        ENV_INITIALIZING,  /* processes started, waiting for the first /next */
+        ENV_IDLE,
+        ENV_BUSY,
+        ENV_STOPPING,      /* killed, waiting for the exit */
+        ENV_SHUTTING_DOWN, /* ending for good */
+        _ENV_STATE_MAX,
+        _ENV_STATE_INVALID = -22,
+} EnvState;
+
+struct ExecEnv {
+        Emulator *emu;
+        Function *fn;
+        unsigned id;
+        char name[96];          /* "<function>-<n>" */
+        char stream_suffix[33]; /* log stream: <date>/[$LATEST]<32 hex> */
+        ListNode link;          /* fn->envs */
+        ListNode idle_link;     /* fn->idle, most recently used first */
+        EnvState state;
+        Rapi rapi;
+        bool rapi_open;
+
+        uv_process_t proc;
+        uv_pipe_t out, err, status;
+        unsigned open_handles;  /* proc + pipes not yet closed */
+        bool proc_alive;
+        bool killing;           /* we sent SIGKILL */
+        int after_exit;         /* what follows the exit (env.c) */
+        int init_attempt_status; /* how the last init ended, for the caller */
+        int exit_status, term_signal;
+        Buf status_msg;         /* the launcher's "<stage> <errno>" */
+        Buf out_line, err_line; /* partial lines */
+
+        uv_timer_t timer;       /* init timeout, or idle timeout */
+        Invocation *inv;        /* the invocation it serves */
+        uint64_t init_start_ns;
+        double init_ms;
+        bool init_phase_invoke; /* a suppressed init, under the invocation's timeout */
+        char *init_error_body;  /* /init/error payload */
+        size_t init_error_len;
+        char init_error_type[128];
+
+        unsigned invocations;
+        unsigned resets;
+        unsigned max_memory_mb;
+        uint64_t last_used_ns;
+        bool closing;
+        bool retire;            /* recycle: end after the current invocation */
+};
+
+struct Function {
+        Emulator *emu;
+        FunctionConfig *cfg;
+        char *arn;
+        char **env_base;        /* KEY=VALUE strings shared by every environment */
+        size_t n_env_base;
+        char *log_stream_prefix;
+        ListNode envs;
+        ListNode idle;
+        ListNode queue;         /* async invocations waiting */
+        ListNode retrying;      /* async invocations waiting out a retry delay */
+        unsigned n_queued;
+        unsigned next_env_id;
+        unsigned inflight;
+        unsigned n_envs;
+        struct {
+                uint64_t invocations, cold_starts, resets, throttles, errors, timeouts;
+        } counters;
+};
+
+struct Emulator {
+        uv_loop_t *loop;
+        Config *cfg;
+        Function *functions;
+        size_t n_functions;
+        HttpServer api;
+        HttpLimits api_limits;
+        HttpLimits rapi_limits;
+        Logs logs;
+        char *launcher_path;
+        char *listen_url;
+        unsigned inflight;      /* synchronous + async invocations running */
+        unsigned unreserved_inflight;
+        unsigned reserved_total; /* sum of reserved_concurrency */
+        unsigned sync_waiting;   /* synchronous callers not yet answered */
+        uv_timer_t retry_timer;
+        uv_signal_t sigint, sigterm;
+        uv_timer_t grace_timer;
+        bool shutting_down;
+        bool ending;            /* environments are being ended */
+        bool stopped;
+        bool is_rie;            /* the aws-lambda-rie drop-in */
+        char *rie_function_name; /* AWS_LAMBDA_FUNCTION_NAME seen by the runtime (RIE) */
+        bool pass_host_env;
+        void (*on_stopped)(Emulator *e);
+        int exit_code;
+};
+
+/* ---- emulator.c ---- */
+/* emu_init() - @rie: the aws-lambda-rie drop-in (host environment passed through). */
+int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *rie_name);
+int emu_listen(Emulator *e, const char *addr);
+void emu_shutdown(Emulator *e);
+void emu_deinit(Emulator *e);
+void emu_handle_signals(Emulator *e);
+/* emu_sync_done() - a synchronous caller was answered (shutdown waits for them). */
+void emu_sync_done(Emulator *e);
+Function *emu_find_function(Emulator *e, const char *name);
+
+/* ---- sched.c ---- */
+Invocation *inv_new(Function *fn, InvokeType type);
+void inv_free(Invocation *inv);
+/* sched_submit() - routes @inv (a throttle finishes it at once). Takes ownership. */
+void sched_submit(Invocation *inv);
+/* sched_finish() - records the outcome, answers the caller, frees or retries. */
+void sched_finish(Invocation *inv);
+void sched_env_available(ExecEnv *env);
+void sched_pump_queue(Function *fn);
+const char *inv_status_name(InvStatus s);
+
+/* ---- env.c ---- */
+ExecEnv *env_new(Function *fn);
+/* env_run() - gives @inv to @env: thaws and delivers, or starts init first. */
+void env_run(ExecEnv *env, Invocation *inv);
+/* env_reset() - kills the processes, keeps the id and /tmp; next run re-inits. */
+void env_reset(ExecEnv *env);
+/* env_shutdown() - ends the environment for good. */
+void env_shutdown(ExecEnv *env);
+/* env_retire() - ends an idle environment now, a busy one after its invocation. */
+void env_retire(ExecEnv *env);
+const char *env_state_name(EnvState s);
+void env_drain_logs(ExecEnv *env);
+/* env_idle() - arms the idle timeout of an environment put back on the idle list. */
+void env_idle(ExecEnv *env);
+/* emu_env_gone() - an environment was freed (shutdown waits for the last). */
+void emu_env_gone(Emulator *e);

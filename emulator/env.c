@@ -1,0 +1,848 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Execution environments: the processes of one function instance, its Runtime API listener,
+ * and the lifecycle of spec §4 — init (limited by init_timeout_s, retried inside the
+ * invocation when it fails), invoke (limited by the function timeout), reset after a
+ * timeout or crash (id and /tmp kept, next run re-inits), shutdown.
+ *
+ * A process is only ever killed and then waited for: whatever follows a kill runs from the
+ * exit path through `after_exit`, so there is one path and no race with a late exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "codec.h"
+#include "emulator.h"
+#include "macro.h"
+#include "procmem.h"
+#include "xalloc.h"
+
+enum {
+        AFTER_NOTHING,
+        AFTER_SUPPRESSED_INIT, /* init failed in phase init: run it again under the invoke */
+        AFTER_COLD,            /* back to the idle list, cold */
+        AFTER_FREE,            /* ending for good */
+};
+
+#define LINE_MAX_BYTES (256 * 1024)
+
+static void start_init(ExecEnv *env);
+static void deliver(ExecEnv *env);
+static void env_kill(ExecEnv *env, int after);
+static void init_failed(ExecEnv *env, const char *status, const char *error_type);
+
+const char *env_state_name(EnvState s) {
+        static const char *const names[] = {
+                [ENV_COLD] = "cold",         [ENV_INITIALIZING] = "initializing",
+                [ENV_IDLE] = "idle",         [ENV_BUSY] = "busy",
+                [ENV_STOPPING] = "stopping", [ENV_SHUTTING_DOWN] = "shutting_down",
+        };
+        return s >= 0 && s < _ENV_STATE_MAX ? names[s] : "unknown";
+}
+
+static ExecEnv *env_of(Rapi *r) {
+        return r->data;
+}
+
+static double ms_since(uint64_t start_ns) {
+        return (double) (clock_mono_ns() - start_ns) / 1e6;
+}
+
+/* ---- the function's output ---------------------------------------------------------- */
+
+static void split_lines(ExecEnv *env, Buf *partial, const char *p, size_t n) {
+        Logs *l = &env->emu->logs;
+
+        while (n > 0) {
+                const char *nl = memchr(p, '\n', n);
+                size_t take = nl ? (size_t) (nl - p) : n;
+
+                if (partial->len + take > LINE_MAX_BYTES) {
+                        /* An endless line is cut, not buffered without bound. */
+                        size_t room = LINE_MAX_BYTES - partial->len;
+                        buf_append(partial, p, room);
+                        logs_function_line(l, env, partial->data, partial->len);
+                        buf_reset(partial);
+                        p += room;
+                        n -= room;
+                        continue;
+                }
+                if (!nl) {
+                        buf_append(partial, p, n);
+                        return;
+                }
+                if (partial->len) {
+                        buf_append(partial, p, take);
+                        logs_function_line(l, env, partial->data, partial->len);
+                        buf_reset(partial);
+                } else {
+                        logs_function_line(l, env, p, take);
+                }
+                p += take + 1;
+                n -= take + 1;
+        }
+}
+
+static void flush_partial(ExecEnv *env, Buf *partial) {
+        if (partial->len) {
+                logs_function_line(&env->emu->logs, env, partial->data, partial->len);
+                buf_reset(partial);
+        }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+        static char chunk[65536];
+
+        *buf = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void output_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+        ExecEnv *env = s->data;
+        Buf *partial = s == (uv_stream_t *) &env->out ? &env->out_line : &env->err_line;
+
+        if (n > 0)
+                split_lines(env, partial, buf->base, (size_t) n);
+        else if (n < 0) {
+                flush_partial(env, partial);
+                uv_read_stop(s);
+        }
+}
+
+static void status_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+        ExecEnv *env = s->data;
+
+        if (n > 0 && env->status_msg.len < 256)
+                buf_append(&env->status_msg, buf->base, (size_t) n);
+        else if (n < 0)
+                uv_read_stop(s);
+}
+
+/* Reads what the pipe holds now, without waiting: output written before the runtime posted
+ * its answer is in the pipe already, so the log shows it before END and REPORT. */
+static void drain_fd(ExecEnv *env, uv_pipe_t *p, Buf *partial) {
+        uv_os_fd_t fd;
+        char chunk[65536];
+
+        if (uv_is_closing((uv_handle_t *) p) || uv_fileno((uv_handle_t *) p, &fd) < 0)
+                return;
+        for (int i = 0; i < 64; i++) {
+                ssize_t r = read(fd, chunk, sizeof(chunk));
+                if (r <= 0)
+                        break;
+                if (partial)
+                        split_lines(env, partial, chunk, (size_t) r);
+                else if (env->status_msg.len < 256)
+                        buf_append(&env->status_msg, chunk, (size_t) r);
+        }
+}
+
+void env_drain_logs(ExecEnv *env) {
+        if (!env->proc_alive && env->open_handles == 0)
+                return;
+        drain_fd(env, &env->out, &env->out_line);
+        drain_fd(env, &env->err, &env->err_line);
+}
+
+/* ---- processes ---------------------------------------------------------------------- */
+
+static void after_exit(ExecEnv *env);
+
+static void handle_closed(uv_handle_t *h) {
+        ExecEnv *env = h->data;
+
+        if (--env->open_handles == 0)
+                after_exit(env);
+}
+
+static void close_process_handles(ExecEnv *env) {
+        env_drain_logs(env);
+        flush_partial(env, &env->out_line);
+        flush_partial(env, &env->err_line);
+        uv_close((uv_handle_t *) &env->proc, handle_closed);
+        uv_close((uv_handle_t *) &env->out, handle_closed);
+        uv_close((uv_handle_t *) &env->err, handle_closed);
+        uv_close((uv_handle_t *) &env->status, handle_closed);
+}
+
+static const char *signal_text(int sig) {
+        switch (sig) {
+        case SIGKILL: return "killed";
+        case SIGSEGV: return "segmentation fault";
+        case SIGABRT: return "aborted";
+        case SIGTERM: return "terminated";
+        case SIGBUS: return "bus error";
+        case SIGILL: return "illegal instruction";
+        case SIGFPE: return "floating point exception";
+        case SIGINT: return "interrupt";
+        default: return strsignal(sig);
+        }
+}
+
+/* "Runtime exited with error: exit status 3" — Go's ExitError text, as Lambda prints it. */
+static void exit_text(ExecEnv *env, char *out, size_t n) {
+        if (env->term_signal)
+                snprintf(out, n, "Runtime exited with error: signal: %s",
+                         signal_text(env->term_signal));
+        else if (env->exit_status)
+                snprintf(out, n, "Runtime exited with error: exit status %d", env->exit_status);
+        else
+                snprintf(out, n, "Runtime exited without providing a reason");
+}
+
+/* The launcher's "<stage> <errno>", as a sentence; false when it said nothing. */
+static bool launcher_failure(ExecEnv *env, char *out, size_t n) {
+        char stage[64];
+        int err;
+
+        if (env->status_msg.len == 0 || sscanf(env->status_msg.data, "%63s %d", stage, &err) != 2)
+                return false;
+        snprintf(out, n, "lemu could not start the runtime: stage '%s' failed: %s", stage,
+                 strerror(err));
+        return true;
+}
+
+static void fail_invocation(Invocation *inv, InvStatus status, const char *type, const char *msg) {
+        buf_reset(&inv->result);
+        buf_printf(&inv->result, "{\"errorType\":\"%s\",\"errorMessage\":\"RequestId: %s Error: ",
+                   type, inv->request_id);
+        for (const char *p = msg; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        buf_append(&inv->result, "\\", 1);
+                buf_append(&inv->result, p, 1);
+        }
+        buf_puts(&inv->result, "\"}");
+        snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
+        snprintf(inv->error_type, sizeof(inv->error_type), "%s", type);
+        inv->status = status;
+        inv->function_error = true;
+}
+
+/* Closes the invocation's books on @env: times, END and REPORT; the env lets go of it. */
+static void detach(ExecEnv *env, Invocation *inv) {
+        uv_timer_stop(&inv->timer);
+        inv->duration_ms = ms_since(inv->start_ns);
+        if (inv->suppressed_init) {
+                /* Everything ran on the invocation's clock. */
+                inv->init_ms = 0;
+        }
+        inv->max_memory_mb = env->max_memory_mb;
+        env_drain_logs(env);
+        logs_end_report(&env->emu->logs, inv);
+        env->inv = NULL;
+        inv->env = env;
+}
+
+static void finish_on_env(ExecEnv *env, Invocation *inv) {
+        detach(env, inv);
+        sched_finish(inv);
+}
+
+static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
+        ExecEnv *env = p->data;
+        char text[256];
+
+        env->proc_alive = false;
+        env->exit_status = (int) exit_status;
+        env->term_signal = term_signal;
+        drain_fd(env, &env->status, NULL);
+
+        if (env->killing) {
+                close_process_handles(env);
+                return;
+        }
+        /* It died on its own. */
+        if (!launcher_failure(env, text, sizeof(text)))
+                exit_text(env, text, sizeof(text));
+        switch (env->state) {
+        case ENV_INITIALIZING:
+                env->killing = true; /* the namespace is going; wait for the handles */
+                init_failed(env, "error", env->init_error_type[0] ? env->init_error_type
+                                                                   : "Runtime.ExitError");
+                return;
+        case ENV_BUSY:
+                if (env->inv) {
+                        Invocation *inv = env->inv;
+                        char note[512];
+                        snprintf(note, sizeof(note), "RequestId: %s Error: %s", inv->request_id,
+                                 text);
+                        env_drain_logs(env);
+                        logs_platform_note(&env->emu->logs, env, inv, note);
+                        logs_platform_note(&env->emu->logs, env, inv, "Runtime.ExitError");
+                        fail_invocation(inv, INV_FAILURE, "Runtime.ExitError", text);
+                        finish_on_env(env, inv);
+                }
+                env->resets++;
+                env->fn->counters.resets++;
+                env->after_exit = AFTER_COLD;
+                break;
+        default:
+                /* Idle (or answered, not yet asking again): the next invocation re-inits. */
+                env->resets++;
+                env->fn->counters.resets++;
+                if (env->after_exit == AFTER_NOTHING)
+                        env->after_exit = AFTER_COLD;
+                break;
+        }
+        env->killing = true;
+        env->state = ENV_STOPPING;
+        close_process_handles(env);
+}
+
+static char **build_envp(ExecEnv *env) {
+        Function *fn = env->fn;
+        size_t n = fn->n_env_base;
+        char **envp = xcalloc(n + 3, sizeof(char *));
+
+        for (size_t i = 0; i < n; i++)
+                envp[i] = fn->env_base[i];
+        envp[n++] = xasprintf("AWS_LAMBDA_RUNTIME_API=%s", env->rapi.address);
+        envp[n++] = xasprintf("AWS_LAMBDA_LOG_STREAM_NAME=%s%s", fn->log_stream_prefix,
+                              env->stream_suffix);
+        envp[n] = NULL;
+        return envp;
+}
+
+static int spawn(ExecEnv *env) {
+        Function *fn = env->fn;
+        FunctionConfig *fc = fn->cfg;
+        char parent[24], nofile[24], status_fd[] = "3";
+        const char *argv[64 + 16];
+        size_t n = 0;
+        uv_process_options_t o = { 0 };
+        uv_stdio_container_t stdio[4];
+
+        snprintf(parent, sizeof(parent), "%d", (int) getpid());
+        snprintf(nofile, sizeof(nofile), "%u", fc->sandbox.nofile);
+        argv[n++] = env->emu->launcher_path;
+        argv[n++] = "--status-fd";
+        argv[n++] = status_fd;
+        argv[n++] = "--parent";
+        argv[n++] = parent;
+        argv[n++] = "--chdir";
+        argv[n++] = fc->code_dir;
+        argv[n++] = "--nofile";
+        argv[n++] = nofile;
+        argv[n++] = "--";
+        if (fc->command) {
+                for (size_t i = 0; fc->command[i] && n < 64; i++)
+                        argv[n++] = fc->command[i];
+        } else {
+                argv[n++] = fc->bootstrap;
+        }
+        for (size_t i = 0; fc->args && fc->args[i] && n < 78; i++)
+                argv[n++] = fc->args[i];
+        argv[n] = NULL;
+
+        uv_pipe_init(env->emu->loop, &env->out, 0);
+        uv_pipe_init(env->emu->loop, &env->err, 0);
+        uv_pipe_init(env->emu->loop, &env->status, 0);
+        env->out.data = env->err.data = env->status.data = env->proc.data = env;
+        stdio[0].flags = UV_IGNORE;
+        stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+        stdio[1].data.stream = (uv_stream_t *) &env->out;
+        stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+        stdio[2].data.stream = (uv_stream_t *) &env->err;
+        stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+        stdio[3].data.stream = (uv_stream_t *) &env->status;
+
+        char **envp = build_envp(env);
+        o.file = argv[0];
+        o.args = (char **) argv;
+        o.env = envp;
+        o.cwd = NULL;
+        o.flags = UV_PROCESS_DETACHED; /* own process group: the fallback kill without pidns */
+        o.stdio_count = 4;
+        o.stdio = stdio;
+        o.exit_cb = exit_cb;
+        int r = uv_spawn(env->emu->loop, &env->proc, &o);
+        free(envp[fn->n_env_base]);
+        free(envp[fn->n_env_base + 1]);
+        free(envp);
+        env->open_handles = 4;
+        env->killing = false;
+        env->exit_status = env->term_signal = 0;
+        buf_reset(&env->status_msg);
+        if (r < 0) {
+                /* uv_spawn initialised the handle; it must still be closed. */
+                env->proc_alive = false;
+                return r;
+        }
+        env->proc_alive = true;
+        uv_read_start((uv_stream_t *) &env->out, alloc_cb, output_cb);
+        uv_read_start((uv_stream_t *) &env->err, alloc_cb, output_cb);
+        uv_read_start((uv_stream_t *) &env->status, alloc_cb, status_cb);
+        return 0;
+}
+
+static void env_kill(ExecEnv *env, int after) {
+        env->after_exit = after;
+        env->state = env->state == ENV_SHUTTING_DOWN ? ENV_SHUTTING_DOWN : ENV_STOPPING;
+        rapi_reset(&env->rapi);
+        uv_timer_stop(&env->timer);
+        if (env->proc_alive) {
+                if (!env->killing) {
+                        env->killing = true;
+                        /* The launcher's death takes init and the whole pid namespace; the
+                         * group kill covers hosts where no namespace could be made. */
+                        kill(-env->proc.pid, SIGKILL);
+                        uv_process_kill(&env->proc, SIGKILL);
+                }
+                return;
+        }
+        if (env->open_handles == 0)
+                after_exit(env);
+        /* else: handles are closing, after_exit() follows */
+}
+
+/* The last handle is gone: the environment leaves its function and is freed. */
+static void timer_closed(uv_handle_t *h) {
+        ExecEnv *env = h->data;
+        Emulator *e = env->emu;
+
+        list_unlink(&env->link);
+        list_unlink(&env->idle_link);
+        env->fn->n_envs--;
+        buf_free(&env->status_msg);
+        buf_free(&env->out_line);
+        buf_free(&env->err_line);
+        free(env->init_error_body);
+        free(env);
+        emu_env_gone(e);
+}
+
+static void rapi_closed(Rapi *r) {
+        ExecEnv *env = env_of(r);
+
+        env->rapi_open = false;
+        env->closing = true;
+        uv_close((uv_handle_t *) &env->timer, timer_closed);
+}
+
+static void after_exit(ExecEnv *env) {
+        int after = env->after_exit;
+
+        env->after_exit = AFTER_NOTHING;
+        env->killing = false;
+        rapi_reset(&env->rapi);
+        switch (after) {
+        case AFTER_SUPPRESSED_INIT:
+                env->state = ENV_COLD;
+                env->init_phase_invoke = true;
+                start_init(env);
+                return;
+        case AFTER_FREE:
+                env->state = ENV_SHUTTING_DOWN;
+                rapi_close(&env->rapi, rapi_closed);
+                return;
+        case AFTER_COLD:
+        default:
+                env->state = ENV_COLD;
+                env->init_phase_invoke = false;
+                if (env->emu->shutting_down) {
+                        env_shutdown(env);
+                        return;
+                }
+                if (!env->inv)
+                        sched_env_available(env);
+                else
+                        start_init(env); /* an invocation waits on it already */
+                return;
+        }
+}
+
+/* ---- init --------------------------------------------------------------------------- */
+
+static void init_timeout_cb(uv_timer_t *t) {
+        ExecEnv *env = t->data;
+
+        if (env->state == ENV_INITIALIZING)
+                init_failed(env, "timeout", NULL);
+}
+
+static void start_init(ExecEnv *env) {
+        Emulator *e = env->emu;
+        Invocation *inv = env->inv;
+
+        env->state = ENV_INITIALIZING;
+        env->init_start_ns = clock_mono_ns();
+        free(env->init_error_body);
+        env->init_error_body = NULL;
+        env->init_error_len = 0;
+        env->init_error_type[0] = '\0';
+        if (inv) {
+                inv->cold = true;
+                if (env->init_phase_invoke) {
+                        inv->suppressed_init = true;
+                        inv->start_ns = env->init_start_ns;
+                        inv->deadline_ms =
+                                clock_wall_ms() + (int64_t) llround(env->fn->cfg->timeout_s * 1000);
+                }
+        }
+        logs_init_start(&e->logs, env);
+        int r = spawn(env);
+        if (r < 0) {
+                char note[256];
+                snprintf(note, sizeof(note), "lemu could not start '%s': %s", e->launcher_path,
+                         uv_strerror(r));
+                logs_platform_note(&e->logs, env, inv, note);
+                env->killing = true;
+                buf_printf(&env->status_msg, "spawn %d", -r);
+                close_process_handles(env);
+                init_failed(env, "error", "Runtime.InvalidEntrypoint");
+                return;
+        }
+        if (!env->init_phase_invoke)
+                uv_timer_start(&env->timer, init_timeout_cb,
+                               (uint64_t) llround(env->fn->cfg->init_timeout_s * 1000), 0);
+        else if (inv)
+                deliver(env); /* arms the invocation's timer; the event waits for /next */
+}
+
+/* The init error body the caller gets (spec §3.3). */
+static void set_init_error_result(ExecEnv *env, Invocation *inv, const char *status,
+                                  const char *error_type) {
+        char text[256];
+
+        if (strcmp(status, "timeout") == 0) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "Task timed out after %.2f seconds",
+                         ms_since(inv->start_ns) / 1000);
+                fail_invocation(inv, INV_TIMEOUT, "Sandbox.Timedout", msg);
+                return;
+        }
+        if (env->init_error_body) {
+                buf_reset(&inv->result);
+                buf_append(&inv->result, env->init_error_body, env->init_error_len);
+                snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
+                snprintf(inv->error_type, sizeof(inv->error_type), "%s", error_type);
+                inv->status = INV_FAILURE;
+                inv->function_error = true;
+                return;
+        }
+        if (!launcher_failure(env, text, sizeof(text)))
+                exit_text(env, text, sizeof(text));
+        fail_invocation(inv, INV_FAILURE, error_type ? error_type : "Runtime.ExitError", text);
+}
+
+static void init_failed(ExecEnv *env, const char *status, const char *error_type) {
+        Emulator *e = env->emu;
+        Invocation *inv = env->inv;
+        double ms = ms_since(env->init_start_ns);
+
+        uv_timer_stop(&env->timer);
+        logs_init_report(&e->logs, env, ms, env->init_phase_invoke, status, error_type);
+        if (!env->init_phase_invoke && inv) {
+                /* Phase init failed: stop everything and init again inside the invocation. */
+                env_kill(env, AFTER_SUPPRESSED_INIT);
+                return;
+        }
+        if (inv) {
+                set_init_error_result(env, inv, status, error_type);
+                inv->init_ms = 0;
+                finish_on_env(env, inv);
+        }
+        env_kill(env, AFTER_COLD);
+}
+
+/* ---- invoke ------------------------------------------------------------------------- */
+
+static void invoke_timeout_cb(uv_timer_t *t) {
+        Invocation *inv = t->data;
+        ExecEnv *env = inv->env;
+        char msg[128], note[256], ts[40];
+
+        if (!env || env->inv != inv)
+                return;
+        double secs = ms_since(inv->start_ns) / 1000;
+        snprintf(msg, sizeof(msg), "Task timed out after %.2f seconds", secs);
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        env_drain_logs(env);
+        snprintf(note, sizeof(note), "%s %s %s", ts, inv->request_id, msg);
+        logs_platform_note(&env->emu->logs, env, inv, note);
+        if (env->state == ENV_INITIALIZING)
+                logs_init_report(&env->emu->logs, env, ms_since(env->init_start_ns), true,
+                                 "timeout", NULL);
+        fail_invocation(inv, INV_TIMEOUT, "Sandbox.Timedout", msg);
+        finish_on_env(env, inv);
+        env->resets++;
+        env->fn->counters.resets++;
+        env_kill(env, AFTER_COLD);
+}
+
+static void deliver(ExecEnv *env) {
+        Invocation *inv = env->inv;
+        FunctionConfig *fc = env->fn->cfg;
+
+        if (!inv->timer_init) {
+                uv_timer_init(env->emu->loop, &inv->timer);
+                inv->timer_init = true;
+        }
+        inv->timer.data = inv;
+        if (!inv->suppressed_init) {
+                inv->start_ns = clock_mono_ns();
+                inv->deadline_ms = clock_wall_ms() + (int64_t) llround(fc->timeout_s * 1000);
+        }
+        if (!uv_is_active((uv_handle_t *) &inv->timer)) {
+                double left = (double) inv->deadline_ms - (double) clock_wall_ms();
+                uv_timer_start(&inv->timer, invoke_timeout_cb, left > 0 ? (uint64_t) left : 0, 0);
+        }
+        if (env->state == ENV_INITIALIZING)
+                return; /* a suppressed init: the event goes at the first /next */
+        env->state = ENV_BUSY;
+        env->invocations++;
+        uuid_random(inv->invocation_id);
+        inv->event = (RapiEvent){
+                .request_id = inv->request_id,
+                .deadline_ms = inv->deadline_ms,
+                .function_arn = inv->invoked_arn,
+                .trace_id = inv->trace_id,
+                .client_context = inv->client_context,
+                .invocation_id = inv->invocation_id,
+                .payload = slice_from_buf(&inv->payload),
+        };
+        logs_start(&env->emu->logs, inv);
+        rapi_deliver(&env->rapi, &inv->event);
+}
+
+/* ---- Runtime API callbacks ---------------------------------------------------------- */
+
+static void on_ready(Rapi *r) {
+        ExecEnv *env = env_of(r);
+
+        if (env->state == ENV_INITIALIZING) {
+                uv_timer_stop(&env->timer);
+                env->init_ms = ms_since(env->init_start_ns);
+                if (env->inv) {
+                        if (!env->inv->suppressed_init)
+                                env->inv->init_ms = env->init_ms;
+                        env->state = ENV_IDLE;
+                        deliver(env);
+                } else {
+                        env->state = ENV_IDLE;
+                        sched_env_available(env);
+                }
+                return;
+        }
+        if (env->state == ENV_BUSY && (!env->inv || env->inv->event.request_id == NULL)) {
+                /* The previous invocation is complete: the runtime asks for the next one,
+                 * which may have been given to this environment already. */
+                uv_timer_stop(&env->timer);
+                env->state = ENV_IDLE;
+                env->last_used_ns = clock_mono_ns();
+                if (env->inv)
+                        deliver(env);
+                else
+                        env_idle(env);
+        }
+}
+
+/* The runtime answered but never asked for its next event within the invocation's time. */
+static void completion_timeout_cb(uv_timer_t *t) {
+        ExecEnv *env = t->data;
+
+        if (env->state != ENV_BUSY)
+                return;
+        logs_platform_note(&env->emu->logs, env, env->inv,
+                           "The runtime did not ask for its next event before the deadline; "
+                           "resetting the environment");
+        env_reset(env);
+}
+
+static void update_memory(ExecEnv *env) {
+        if (!env->proc_alive)
+                return;
+        uint64_t kb = sbx_tree_peak_kb(env->proc.pid);
+        unsigned mb = (unsigned) ((kb + 1023) / 1024);
+        if (mb > env->max_memory_mb)
+                env->max_memory_mb = mb;
+}
+
+static void on_result(Rapi *r, RapiResult *res) {
+        ExecEnv *env = env_of(r);
+        Invocation *inv = env->inv;
+
+        if (!inv) {
+                buf_free(&res->body);
+                return;
+        }
+        update_memory(env);
+        switch (res->outcome) {
+        case RAPI_OUT_RESPONSE:
+                buf_free(&inv->result);
+                inv->result = res->body;
+                res->body = BUF_INIT;
+                snprintf(inv->content_type, sizeof(inv->content_type), "%s", res->content_type);
+                inv->status = INV_SUCCESS;
+                break;
+        case RAPI_OUT_ERROR:
+                buf_free(&inv->result);
+                inv->result = res->body;
+                res->body = BUF_INIT;
+                if (inv->result.len == 0)
+                        buf_printf(&inv->result, "{\"errorType\":\"%s\",\"errorMessage\":\"\"}",
+                                   res->error_type);
+                snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
+                snprintf(inv->error_type, sizeof(inv->error_type), "%s", res->error_type);
+                inv->status = INV_ERROR;
+                inv->function_error = true;
+                break;
+        case RAPI_OUT_TOO_LARGE: {
+                char msg[160];
+                buf_reset(&inv->result);
+                snprintf(msg, sizeof(msg),
+                         "Response payload size (%llu bytes) exceeded maximum allowed payload "
+                         "size (%u bytes).",
+                         (unsigned long long) res->body_bytes, RAPI_MAX_RESPONSE);
+                buf_printf(&inv->result,
+                           "{\"errorType\":\"Function.ResponseSizeTooLarge\",\"errorMessage\":\"%s\"}",
+                           msg);
+                snprintf(inv->error_type, sizeof(inv->error_type), "Function.ResponseSizeTooLarge");
+                snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
+                inv->status = INV_ERROR;
+                inv->function_error = true;
+                break;
+        }
+        case RAPI_OUT_BAD_MODE:
+        case RAPI_OUT_TRUNCATED:
+                buf_reset(&inv->result);
+                snprintf(inv->error_type, sizeof(inv->error_type), "%s",
+                         res->outcome == RAPI_OUT_BAD_MODE ? "Runtime.InvalidResponseModeHeader"
+                                                           : "Runtime.TruncatedResponse");
+                snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
+                inv->status = INV_ERROR;
+                inv->function_error = true;
+                break;
+        }
+        buf_free(&res->body);
+        int64_t left = inv->deadline_ms - clock_wall_ms();
+        /* Answered: the environment takes the next invocation, which it gets as soon as the
+         * runtime asks for it, so back-to-back callers are served warm, as on Lambda. It is
+         * offered before the caller hears back, so the caller's next call finds it. */
+        detach(env, inv);
+        sched_env_available(env);
+        sched_finish(inv);
+        if (env->state == ENV_BUSY)
+                uv_timer_start(&env->timer, completion_timeout_cb, left > 0 ? (uint64_t) left : 0,
+                               0);
+}
+
+static void on_init_error(Rapi *r, RapiResult *res) {
+        ExecEnv *env = env_of(r);
+
+        free(env->init_error_body);
+        env->init_error_body = buf_steal(&res->body, &env->init_error_len);
+        snprintf(env->init_error_type, sizeof(env->init_error_type), "%s", res->error_type);
+        if (env->state == ENV_INITIALIZING)
+                init_failed(env, "error", env->init_error_type);
+}
+
+static const RapiOps env_rapi_ops = {
+        .ready = on_ready,
+        .result = on_result,
+        .init_error = on_init_error,
+};
+
+/* ---- public ------------------------------------------------------------------------- */
+
+static void idle_timeout_cb(uv_timer_t *t) {
+        ExecEnv *env = t->data;
+
+        if (env->state == ENV_IDLE || env->state == ENV_COLD)
+                env_shutdown(env);
+}
+
+ExecEnv *env_new(Function *fn) {
+        ExecEnv *env = xcalloc(1, sizeof(*env));
+
+        env->emu = fn->emu;
+        env->fn = fn;
+        env->id = ++fn->next_env_id;
+        snprintf(env->name, sizeof(env->name), "%s-%u", fn->cfg->name, env->id);
+        unsigned char rnd[16];
+        random_bytes(rnd, sizeof(rnd));
+        hex_lower(env->stream_suffix, rnd, sizeof(rnd));
+        list_init(&env->idle_link);
+        list_push_back(&fn->envs, &env->link);
+        fn->n_envs++;
+        uv_timer_init(fn->emu->loop, &env->timer);
+        env->timer.data = env;
+        env->state = ENV_COLD;
+        int r = rapi_init(&env->rapi, fn->emu->loop, &env_rapi_ops, &fn->emu->rapi_limits, env);
+        if (r < 0) {
+                env->closing = true;
+                uv_close((uv_handle_t *) &env->timer, timer_closed);
+                return NULL;
+        }
+        env->rapi_open = true;
+        return env;
+}
+
+void env_run(ExecEnv *env, Invocation *inv) {
+        if (env->state != ENV_BUSY)
+                uv_timer_stop(&env->timer);
+        list_unlink(&env->idle_link);
+        env->inv = inv;
+        inv->env = env;
+        env->last_used_ns = clock_mono_ns();
+        if (env->state == ENV_IDLE && rapi_waiting(&env->rapi)) {
+                inv->cold = false;
+                deliver(env);
+                return;
+        }
+        if (env->state == ENV_BUSY) {
+                /* Answered, not yet asking again: on_ready() delivers. */
+                inv->cold = false;
+                return;
+        }
+        inv->cold = true;
+        env->init_phase_invoke = false;
+        start_init(env);
+}
+
+void env_idle(ExecEnv *env) {
+        if (env->state != ENV_IDLE && env->state != ENV_COLD)
+                return;
+        double idle = env->fn->cfg->lifecycle.idle_timeout_s;
+
+        uv_timer_start(&env->timer, idle_timeout_cb, (uint64_t) llround(idle * 1000), 0);
+}
+
+void env_reset(ExecEnv *env) {
+        env->resets++;
+        env->fn->counters.resets++;
+        env_kill(env, AFTER_COLD);
+}
+
+void env_shutdown(ExecEnv *env) {
+        if (env->state == ENV_SHUTTING_DOWN || env->closing)
+                return;
+        list_unlink(&env->idle_link);
+        if (env->inv) {
+                Invocation *inv = env->inv;
+                fail_invocation(inv, INV_FAILURE, "Sandbox.Failure",
+                                "lemu is shutting down the environment");
+                finish_on_env(env, inv);
+        }
+        env->state = ENV_SHUTTING_DOWN;
+        env_kill(env, AFTER_FREE);
+}
+
+void env_retire(ExecEnv *env) {
+        if (env->state == ENV_IDLE || env->state == ENV_COLD) {
+                env_shutdown(env);
+                return;
+        }
+        env->retire = true;
+}

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The help texts: `lemu help [TOPIC]` and each command's --help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+
+static const char general[] =
+        "lemu - a local AWS Lambda emulator and test server\n"
+        "\n"
+        "Usage:\n"
+        "  lemu run [OPTIONS] BOOTSTRAP [ARGS...]   invoke a function once (or --repeat N times)\n"
+        "  lemu serve [OPTIONS] [BOOTSTRAP [ARGS...]]\n"
+        "                                        serve the Lambda Invoke API for many functions\n"
+        "  lemu invoke [--endpoint URL] FUNCTION [--event JSON|@FILE|-] [--type T] [--log-type Tail]\n"
+        "  lemu validate FILE [--dump-config]     check a config file\n"
+        "  lemu help [TOPIC]                      topics: run serve invoke validate config\n"
+        "                                         control-api faults scenario rie\n"
+        "  lemu --version\n"
+        "\n"
+        "Functions are custom runtimes: an executable 'bootstrap' speaking the Lambda Runtime API\n"
+        "(Go, Rust, C, a shell script, aws-lambda-ric for Node, a Python loop). lemu runs each in a\n"
+        "sandboxed process with Lambda's timeout, descriptor limit and lifecycle: cold starts, warm\n"
+        "reuse, resets after timeouts and crashes, INIT_START/START/END/REPORT log lines.\n"
+        "\n"
+        "Exit codes: 0 ok; 1 a function error; 2 usage, config or start-up error; 3 a check found\n"
+        "something; 4 a service or transport error. When several apply: 2 > 3 > 4 > 1.\n"
+        "\n"
+        "Every config key has a flag (see 'lemu help config'): --memory 256, --timeout 3,\n"
+        "--init-timeout 10, --reuse cold (or --cold), --env K=V, --env-file FILE, --seed N,\n"
+        "--log-format json. Precedence: flag > LEMU_* environment variable > config file > default.\n";
+
+static const char run_help[] =
+        "Usage: lemu run [OPTIONS] BOOTSTRAP [ARGS...]\n"
+        "\n"
+        "Runs BOOTSTRAP as a Lambda function on an embedded server and invokes it.\n"
+        "Each response body goes to stdout exactly as the function returned it, followed by a\n"
+        "newline, in invocation order; the function's logs and Lambda's START/END/REPORT lines go\n"
+        "to stderr. Options stop at BOOTSTRAP or '--'; the rest goes to the bootstrap.\n"
+        "\n"
+        "  --event JSON|@FILE|-    the event (default {}); '-' reads stdin\n"
+        "  --repeat N              invoke N times (default 1)\n"
+        "  --concurrency C         keep C invocations in flight (default 1)\n"
+        "  --config FILE           take defaults from a config file\n"
+        "  --cold                  never reuse an environment (--reuse cold)\n"
+        "  --memory MB, --timeout S, --init-timeout S, --env K=V, ...   see 'lemu help config'\n"
+        "\n"
+        "Example:\n"
+        "  lemu run --repeat 2 --event '{\"id\": 1}' ./bootstrap\n"
+        "\n"
+        "Exit: 0 ok, 1 when an invocation returned a function error, 2 usage, 4 service error.\n";
+
+static const char serve_help[] =
+        "Usage: lemu serve [--config FILE] [--listen ADDR] [--function NAME=BOOTSTRAP ...]\n"
+        "                  [OPTIONS] [BOOTSTRAP [ARGS...]]\n"
+        "\n"
+        "Serves the Lambda Invoke API (and lemu's control API under /_lemu/) for every function of\n"
+        "the config, each --function, and BOOTSTRAP as the function named 'function'. When ready it\n"
+        "prints one line 'listening on http://HOST:PORT' to stdout; logs go to stderr.\n"
+        "--listen 127.0.0.1:0 picks a free port. SIGINT/SIGTERM: stop accepting, give callers\n"
+        "shutdown_grace_s, end every environment, exit 0; a second signal stops at once.\n"
+        "\n"
+        "Call it like Lambda:\n"
+        "  aws lambda invoke --endpoint-url http://127.0.0.1:3001 --region us-east-1 \\\n"
+        "      --function-name function --cli-binary-format raw-in-base64-out \\\n"
+        "      --payload '{\"id\": 1}' out.json\n"
+        "  boto3.client('lambda', endpoint_url='http://127.0.0.1:3001', region_name='us-east-1')\n";
+
+static const char invoke_help[] =
+        "Usage: lemu invoke [--endpoint URL] FUNCTION [--event JSON|@FILE|-]\n"
+        "                   [--type Event|RequestResponse|DryRun] [--log-type Tail]\n"
+        "                   [--qualifier Q]\n"
+        "\n"
+        "A small Invoke API client. The body goes to stdout; with --log-type Tail the decoded log\n"
+        "tail goes to stderr, and for --type Event the request id. The endpoint defaults to\n"
+        "$LEMU_ENDPOINT or http://127.0.0.1:3001.\n"
+        "Exit: 0 ok, 1 a function error (X-Amz-Function-Error), 4 a service error.\n";
+
+static const char validate_help[] =
+        "Usage: lemu validate FILE [--dump-config]\n"
+        "\n"
+        "Checks a config file: JSON with // and /* */ comments, unknown keys rejected, values in\n"
+        "range. Errors name line:col, the key path and the reason (exit 2). --dump-config prints\n"
+        "the config with every default filled in.\n";
+
+static const char control_help[] =
+        "The control API, on the same listener as the Invoke API, JSON in and out:\n"
+        "\n"
+        "  GET  /_lemu/health                        {\"status\":\"ok\"}\n"
+        "  GET  /_lemu/functions                     every function: name, arn, config,\n"
+        "                                            enforced limits, counters\n"
+        "  GET  /_lemu/functions/{fn}                one of those\n"
+        "  GET  /_lemu/functions/{fn}/environments   live environments: id, state, pid,\n"
+        "                                            invocations, resets, init_ms, max_memory_mb\n"
+        "  POST /_lemu/functions/{fn}/recycle        idle environments end now, busy ones after\n"
+        "                                            their invocation; the next invocation is cold\n"
+        "\n"
+        "Errors are {\"errorType\",\"errorMessage\"} with 400, 404 or 405.\n"
+        "Every synchronous Invoke response also carries X-Lemu-Environment-Id,\n"
+        "X-Lemu-Cold-Start, X-Lemu-Init-Duration-Ms (cold), X-Lemu-Duration-Ms and\n"
+        "X-Lemu-Max-Memory-Used-Mb.\n";
+
+static const char faults_help[] =
+        "Fault injection (crash, init_hang, delay, timeout, oom, runtime_api_error, ...) is\n"
+        "planned and not in this build yet; the 'faults' config key is accepted and kept.\n";
+
+static const char scenario_help[] =
+        "'lemu test SCENARIO.json' (scripted, seeded scenarios with JUnit output) is planned and\n"
+        "not in this build yet.\n";
+
+static const char rie_help[] =
+        "Installed (or linked) under the name 'aws-lambda-rie', lemu is a drop-in for AWS's\n"
+        "Runtime Interface Emulator in container images:\n"
+        "\n"
+        "  aws-lambda-rie [--runtime-interface-emulator-address 0.0.0.0:8080]\n"
+        "                 [--runtime-api-address ADDR] [--log-level LEVEL] BOOTSTRAP [ARGS...]\n"
+        "\n"
+        "It reads AWS_LAMBDA_FUNCTION_TIMEOUT, AWS_LAMBDA_FUNCTION_MEMORY_SIZE and\n"
+        "AWS_LAMBDA_FUNCTION_NAME, passes the container's environment through, and serves\n"
+        "POST /2015-03-31/functions/function/invocations with Lambda's answers (status codes,\n"
+        "X-Amz-Function-Error, timeouts as errors), not RIE's quirks.\n";
+
+static const struct {
+        const char *name;
+        const char *text;
+} topics[] = {
+        { "run", run_help },           { "serve", serve_help },
+        { "invoke", invoke_help },     { "validate", validate_help },
+        { "control-api", control_help }, { "faults", faults_help },
+        { "scenario", scenario_help }, { "rie", rie_help },
+        { "config", NULL },
+};
+
+int help_topic_known(const char *topic) {
+        for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+                if (strcmp(topics[i].name, topic) == 0)
+                        return 1;
+        return 0;
+}
+
+void help_print(const char *topic) {
+        if (!topic) {
+                fputs(general, stdout);
+                return;
+        }
+        if (strcmp(topic, "config") == 0) {
+                cfg_help(stdout);
+                return;
+        }
+        for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
+                if (strcmp(topics[i].name, topic) == 0) {
+                        fputs(topics[i].text, stdout);
+                        return;
+                }
+        }
+        fputs(general, stdout);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "emulator.h"
+#include "server.h"
+
+/* The Invoke API listener's request handling (invoke.c), and the control API (control.c). */
+
+#define INVOKE_SYNC_MAX 6291456u
+
+/* Parsed "{name|arn|partial arn}[:qualifier]" (URL-decoded). */
+typedef struct FunctionRef {
+        char name[141];
+        char qualifier[129]; /* empty when none */
+        char region[32];     /* empty when not given */
+        char account[32];
+} FunctionRef;
+
+/* invoke_parse_ref() - Return: 0, or -EINVAL when the text is not a function name or ARN. */
+int invoke_parse_ref(const char *text, size_t len, FunctionRef *ret);
+/* Percent-decodes @in into @out (NUL-terminated). Return: 0 or -EINVAL. */
+int url_decode(const char *in, size_t len, char *out, size_t n);
+/* Validates an invoke payload: UTF-8 JSON, nothing after it. On failure writes a reason. */
+bool invoke_payload_valid(const char *p, size_t len, char *reason, size_t n);
+
+void invoke_api_request(HttpConn *c, HttpRequest *req);
+uint64_t invoke_api_body_limit(HttpConn *c, HttpRequest *req);
+void invoke_api_closed(HttpConn *c);
+/* A service error in AWS's shape: status, X-Amzn-ErrorType, JSON body. */
+void invoke_service_error(HttpConn *c, int status, const char *type, const char *message,
+                          const char *request_id);
+
+/* control.c */
+bool control_request(Emulator *e, HttpConn *c, HttpRequest *req);

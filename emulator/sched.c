@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Scheduling: which environment serves an invocation, concurrency limits and throttles,
+ * the async queue with its retries and on-failure records.
+ *
+ * Concurrency is counted as Lambda counts it: invocations running in environments. A
+ * function with reserved_concurrency has that many to itself; the others share what is left
+ * of account_concurrency. A synchronous invoke past its limit is throttled at once; an async
+ * one waits in its function's queue until an environment frees up.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "codec.h"
+#include "emulator.h"
+#include "macro.h"
+#include "xalloc.h"
+
+const char *inv_status_name(InvStatus s) {
+        static const char *const names[] = {
+                [INV_SUCCESS] = "success", [INV_ERROR] = "error",  [INV_TIMEOUT] = "timeout",
+                [INV_THROTTLED] = "throttled", [INV_FAILURE] = "failure",
+        };
+        return s >= 0 && s < _INV_STATUS_MAX ? names[s] : "unknown";
+}
+
+Invocation *inv_new(Function *fn, InvokeType type) {
+        Invocation *inv = xcalloc(1, sizeof(*inv));
+
+        inv->emu = fn->emu;
+        inv->fn = fn;
+        inv->type = type;
+        inv->attempt = 1;
+        inv->http_status = 200;
+        inv->accepted_ms = clock_wall_ms();
+        list_init(&inv->link);
+        uuid_random(inv->request_id);
+        return inv;
+}
+
+static void inv_release(Invocation *inv) {
+        buf_free(&inv->payload);
+        buf_free(&inv->result);
+        buf_free(&inv->log);
+        free(inv->qualifier);
+        free(inv->invoked_arn);
+        free(inv->client_context);
+        free(inv->trace_id);
+        free(inv->service_error);
+        free(inv->throttle_reason);
+        free(inv);
+}
+
+static void inv_timer_closed(uv_handle_t *h) {
+        inv_release(h->data);
+}
+
+void inv_free(Invocation *inv) {
+        if (!inv)
+                return;
+        list_unlink(&inv->link);
+        if (inv->timer_init) {
+                inv->timer.data = inv;
+                uv_close((uv_handle_t *) &inv->timer, inv_timer_closed);
+                return;
+        }
+        inv_release(inv);
+}
+
+/* ---- capacity ----------------------------------------------------------------------- */
+
+static bool has_capacity(Function *fn, const char **ret_reason) {
+        Emulator *e = fn->emu;
+
+        if (fn->cfg->reserved_concurrency >= 0) {
+                if (fn->inflight >= (uint64_t) fn->cfg->reserved_concurrency) {
+                        *ret_reason = "ReservedFunctionConcurrentInvocationLimitExceeded";
+                        return false;
+                }
+                return true;
+        }
+        unsigned pool = e->cfg->account_concurrency > e->reserved_total
+                                ? e->cfg->account_concurrency - e->reserved_total
+                                : 0;
+        if (e->unreserved_inflight >= pool) {
+                *ret_reason = "ConcurrentInvocationLimitExceeded";
+                return false;
+        }
+        return true;
+}
+
+static ExecEnv *pick_env(Function *fn) {
+        if (fn->cfg->lifecycle.reuse == CFG_REUSE_COLD || list_empty(&fn->idle))
+                return NULL;
+        ListNode *n = fn->cfg->lifecycle.route == CFG_ROUTE_LRU ? fn->idle.prev : fn->idle.next;
+        return container_of(n, ExecEnv, idle_link);
+}
+
+/* Starts @inv now if a slot is free. Return: true when started (or failed for good). */
+static bool try_start(Invocation *inv, const char **ret_reason) {
+        Function *fn = inv->fn;
+        Emulator *e = fn->emu;
+
+        if (!has_capacity(fn, ret_reason))
+                return false;
+        ExecEnv *env = pick_env(fn);
+        if (!env) {
+                env = env_new(fn);
+                if (!env) {
+                        inv->http_status = 500;
+                        inv->service_error = xstrdup("ServiceException");
+                        buf_puts(&inv->result, "{\"Type\":\"Service\",\"Message\":\"lemu could not "
+                                               "bind a Runtime API address for a new environment\"}");
+                        inv->status = INV_FAILURE;
+                        sched_finish(inv);
+                        return true;
+                }
+        }
+        fn->inflight++;
+        e->inflight++;
+        if (fn->cfg->reserved_concurrency < 0)
+                e->unreserved_inflight++;
+        fn->counters.invocations++;
+        env_run(env, inv);
+        if (inv->cold)
+                fn->counters.cold_starts++;
+        return true;
+}
+
+static void throttle(Invocation *inv, const char *reason) {
+        inv->fn->counters.throttles++;
+        inv->status = INV_THROTTLED;
+        inv->http_status = 429;
+        inv->service_error = xstrdup("TooManyRequestsException");
+        inv->throttle_reason = xstrdup(reason);
+        buf_reset(&inv->result);
+        buf_printf(&inv->result, "{\"Reason\":\"%s\",\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}",
+                   reason);
+}
+
+/* ---- async -------------------------------------------------------------------------- */
+
+typedef struct FailureWrite {
+        uv_fs_t req;
+        int fd;
+        char *data;
+} FailureWrite;
+
+static void write_done(uv_fs_t *req) {
+        FailureWrite *w = container_of(req, FailureWrite, req);
+
+        close(w->fd);
+        free(w->data);
+        uv_fs_req_cleanup(req);
+        free(w);
+}
+
+static void append_json_or_string(Buf *b, const Buf *v) {
+        /* The payloads were JSON when they came in; a runtime's answer may not be. */
+        if (v->len && utf8_valid(v->data, v->len) &&
+            (v->data[0] == '{' || v->data[0] == '[' || v->data[0] == '"')) {
+                buf_append(b, v->data, v->len);
+                return;
+        }
+        buf_append(b, "\"", 1);
+        for (size_t i = 0; i < v->len; i++) {
+                unsigned char c = (unsigned char) v->data[i];
+                if (c == '"' || c == '\\')
+                        buf_printf(b, "\\%c", c);
+                else if (c < 0x20)
+                        buf_printf(b, "\\u%04x", c);
+                else
+                        buf_append(b, &v->data[i], 1);
+        }
+        buf_append(b, "\"", 1);
+}
+
+/* AWS's on-failure destination record, one JSON line appended to async.on_failure. */
+static void record_failure(Invocation *inv, const char *condition) {
+        Function *fn = inv->fn;
+        char ts[40];
+        struct timespec now;
+        struct tm tm;
+        Buf b = BUF_INIT;
+
+        if (!fn->cfg->async.on_failure)
+                return;
+        clock_gettime(CLOCK_REALTIME, &now);
+        gmtime_r(&now.tv_sec, &tm);
+        size_t k = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(ts + k, sizeof(ts) - k, ".%03ldZ", now.tv_nsec / 1000000);
+        buf_printf(&b,
+                   "{\"version\":\"1.0\",\"timestamp\":\"%s\",\"requestContext\":{\"requestId\":"
+                   "\"%s\",\"functionArn\":\"%s:$LATEST\",\"condition\":\"%s\","
+                   "\"approximateInvokeCount\":%u},\"requestPayload\":",
+                   ts, inv->request_id, fn->arn, condition, inv->attempt);
+        append_json_or_string(&b, &inv->payload);
+        buf_printf(&b, ",\"responseContext\":{\"statusCode\":200,\"executedVersion\":\"$LATEST\"");
+        if (inv->function_error)
+                buf_puts(&b, ",\"functionError\":\"Unhandled\"");
+        buf_puts(&b, "},\"responsePayload\":");
+        if (inv->result.len)
+                append_json_or_string(&b, &inv->result);
+        else
+                buf_puts(&b, "null");
+        buf_puts(&b, "}\n");
+
+        int fd = open(fn->cfg->async.on_failure, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                char line[512];
+                snprintf(line, sizeof(line), "lemu: cannot open on_failure file '%s': %s\n",
+                         fn->cfg->async.on_failure, strerror(errno));
+                logs_write(&fn->emu->logs, line, strlen(line));
+                buf_free(&b);
+                return;
+        }
+        /* One write of one line to an O_APPEND file: appended whole, off the loop. */
+        FailureWrite *w = xmalloc(sizeof(*w));
+        size_t len;
+        w->fd = fd;
+        w->data = buf_steal(&b, &len);
+        uv_buf_t ub = uv_buf_init(w->data, (unsigned) len);
+        if (uv_fs_write(fn->emu->loop, &w->req, fd, &ub, 1, -1, write_done) < 0) {
+                close(fd);
+                free(w->data);
+                free(w);
+        }
+}
+
+static void retry_fire(uv_timer_t *t) {
+        Invocation *inv = t->data;
+        Function *fn = inv->fn;
+
+        list_unlink(&inv->link);
+        list_push_back(&fn->queue, &inv->link);
+        fn->n_queued++;
+        sched_pump_queue(fn);
+}
+
+static double retry_delay(Function *fn, unsigned attempt) {
+        CfgAsync *a = &fn->cfg->async;
+
+        if (a->n_retry_delays == 0)
+                return attempt == 1 ? 60 : 120;
+        size_t i = attempt - 1 < a->n_retry_delays ? attempt - 1 : a->n_retry_delays - 1;
+        return a->retry_delays_s[i];
+}
+
+/* Returns true when the event will be tried again. */
+static bool async_after(Invocation *inv) {
+        Function *fn = inv->fn;
+        bool failed = inv->function_error || inv->status == INV_FAILURE ||
+                      inv->status == INV_TIMEOUT;
+
+        if (!failed)
+                return false;
+        if (inv->attempt > fn->cfg->async.max_retries) {
+                record_failure(inv, "RetriesExhausted");
+                return false;
+        }
+        double delay = retry_delay(fn, inv->attempt);
+        inv->attempt++;
+        /* The retry reuses the request id; the result of this attempt is dropped. */
+        inv->env = NULL;
+        inv->finished = false;
+        inv->function_error = false;
+        inv->cold = inv->suppressed_init = false;
+        inv->init_ms = inv->duration_ms = 0;
+        inv->status = INV_SUCCESS;
+        inv->error_type[0] = '\0';
+        buf_reset(&inv->result);
+        if (!inv->timer_init) {
+                uv_timer_init(fn->emu->loop, &inv->timer);
+                inv->timer_init = true;
+        }
+        inv->timer.data = inv;
+        uv_timer_start(&inv->timer, retry_fire, (uint64_t) llround(delay * 1000), 0);
+        list_push_back(&fn->retrying, &inv->link);
+        return true;
+}
+
+void sched_pump_queue(Function *fn) {
+        Emulator *e = fn->emu;
+
+        while (!list_empty(&fn->queue) && !e->shutting_down) {
+                Invocation *inv = container_of(fn->queue.next, Invocation, link);
+                const char *reason;
+                double age = (double) (clock_wall_ms() - inv->accepted_ms) / 1000;
+
+                if (age > fn->cfg->async.max_event_age_s) {
+                        list_unlink(&inv->link);
+                        fn->n_queued--;
+                        record_failure(inv, "EventAgeExceeded");
+                        inv->status = INV_FAILURE;
+                        if (inv->done_cb)
+                                inv->done_cb(inv, inv->done_data);
+                        inv_free(inv);
+                        continue;
+                }
+                if (!has_capacity(fn, &reason))
+                        return;
+                list_unlink(&inv->link);
+                fn->n_queued--;
+                try_start(inv, &reason);
+        }
+}
+
+static void pump_all(Emulator *e) {
+        for (size_t i = 0; i < e->n_functions; i++)
+                sched_pump_queue(&e->functions[i]);
+}
+
+/* ---- public ------------------------------------------------------------------------- */
+
+void sched_submit(Invocation *inv) {
+        Function *fn = inv->fn;
+        const char *reason = NULL;
+
+        if (inv->type == INVOKE_EVENT) {
+                list_push_back(&fn->queue, &inv->link);
+                fn->n_queued++;
+                sched_pump_queue(fn);
+                return;
+        }
+        if (!try_start(inv, &reason)) {
+                throttle(inv, reason);
+                sched_finish(inv);
+        }
+}
+
+void sched_finish(Invocation *inv) {
+        Function *fn = inv->fn;
+        Emulator *e = fn->emu;
+        bool ran = inv->env != NULL;
+
+        inv->finished = true;
+        if (ran) {
+                fn->inflight--;
+                e->inflight--;
+                if (fn->cfg->reserved_concurrency < 0)
+                        e->unreserved_inflight--;
+                if (inv->function_error)
+                        fn->counters.errors++;
+                if (inv->status == INV_TIMEOUT)
+                        fn->counters.timeouts++;
+        }
+        if (inv->type == INVOKE_EVENT && async_after(inv)) {
+                pump_all(e);
+                return;
+        }
+        if (inv->done_cb)
+                inv->done_cb(inv, inv->done_data);
+        inv_free(inv);
+        if (ran)
+                pump_all(e);
+}
+
+void sched_env_available(ExecEnv *env) {
+        Function *fn = env->fn;
+        unsigned max = fn->cfg->lifecycle.max_invocations_per_environment;
+
+        if (env->fn->emu->shutting_down || env->retire || (max && env->invocations >= max)) {
+                env_shutdown(env);
+                return;
+        }
+        list_unlink(&env->idle_link);
+        list_push_front(&fn->idle, &env->idle_link);
+        env_idle(env);
+        sched_pump_queue(fn);
+}

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Runtime API server of one environment: routing, the runtime state machine of spec §1.9,
+ * and every answer of spec §1.8. The request id is validated before any transition, as
+ * RAPID does, because transitions cannot be undone.
+ */
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <uv.h>
+
+#include "macro.h"
+#include "rapi.h"
+#include "xalloc.h"
+
+#define PREFIX "/2018-06-01"
+
+static const char json_ct[] = "Content-Type: application/json\r\n";
+
+const char *rapi_state_name(RapiState s) {
+        static const char *const names[] = {
+                [RAPI_STARTED] = "Started",
+                [RAPI_READY] = "Ready",
+                [RAPI_RUNNING] = "Running",
+                [RAPI_RESPONDED] = "RuntimeResponseSentState",
+                [RAPI_INIT_ERROR] = "InitError",
+        };
+        return s >= 0 && s < _RAPI_STATE_MAX ? names[s] : "Unknown";
+}
+
+static bool is_upper(char c) {
+        return c >= 'A' && c <= 'Z';
+}
+static bool is_alpha(char c) {
+        return (c >= 'a' && c <= 'z') || is_upper(c);
+}
+
+/* (Runtime|Function)\.[A-Z][a-zA-Z]+ kept; Function.* → Function.Unknown; else Runtime.Unknown. */
+void rapi_sanitize_error_type(Slice in, char *out, size_t n) {
+        const char *p = in.ptr;
+        size_t len = in.len;
+        size_t pre = 0;
+
+        if (len > 9 && memcmp(p, "Function.", 9) == 0)
+                pre = 9;
+        else if (len > 8 && memcmp(p, "Runtime.", 8) == 0)
+                pre = 8;
+        if (pre && len - pre >= 2 && len < n && is_upper(p[pre])) {
+                bool ok = true;
+                for (size_t i = pre + 1; i < len; i++)
+                        ok = ok && is_alpha(p[i]);
+                if (ok) {
+                        memcpy(out, p, len);
+                        out[len] = '\0';
+                        return;
+                }
+        }
+        snprintf(out, n, "%s", pre == 9 ? "Function.Unknown" : "Runtime.Unknown");
+}
+
+static void respond_json(HttpConn *c, int status, const char *body) {
+        http_respond(c, status, json_ct, (char *) body, strlen(body), false);
+}
+
+static void respond_error(HttpConn *c, int status, const char *type, const char *msg) {
+        char body[512];
+        int n = snprintf(body, sizeof(body), "{\"errorMessage\":\"%s\",\"errorType\":\"%s\"}\n",
+                         msg, type);
+        http_respond(c, status, json_ct, body, (size_t) n, false);
+}
+
+static void respond_accepted(HttpConn *c) {
+        respond_json(c, 202, "{\"status\":\"OK\"}\n");
+}
+
+static void respond_transition(HttpConn *c, RapiState from, const char *to) {
+        char msg[256];
+
+        snprintf(msg, sizeof(msg),
+                 "State transition from %s to %s failed for runtime. Error: State transition is "
+                 "not allowed",
+                 rapi_state_name(from), to);
+        respond_error(c, 403, "InvalidStateTransition", msg);
+}
+
+static void render_event(HttpConn *c, const RapiEvent *ev) {
+        Buf h = BUF_INIT;
+
+        http_add_header(&h, "Lambda-Runtime-Aws-Request-Id", "%s", ev->request_id);
+        http_add_header(&h, "Lambda-Runtime-Deadline-Ms", "%lld", (long long) ev->deadline_ms);
+        http_add_header(&h, "Lambda-Runtime-Invoked-Function-Arn", "%s", ev->function_arn);
+        if (ev->trace_id && *ev->trace_id)
+                http_add_header(&h, "Lambda-Runtime-Trace-Id", "%s", ev->trace_id);
+        if (ev->client_context)
+                http_add_header(&h, "Lambda-Runtime-Client-Context", "%s", ev->client_context);
+        if (ev->cognito_identity)
+                http_add_header(&h, "Lambda-Runtime-Cognito-Identity", "%s",
+                                ev->cognito_identity);
+        if (ev->invocation_id)
+                http_add_header(&h, "Lambda-Runtime-Invocation-Id", "%s", ev->invocation_id);
+        buf_puts(&h, json_ct);
+        http_respond(c, 200, h.data, (char *) ev->payload.ptr, ev->payload.len, false);
+        buf_free(&h);
+}
+
+/* ---- handlers ------------------------------------------------------------------------- */
+
+static void handle_next(Rapi *r, HttpConn *c) {
+        switch (r->state) {
+        case RAPI_INIT_ERROR:
+                respond_transition(c, r->state, "Ready");
+                return;
+        case RAPI_RUNNING:
+                /* /next during an unanswered invoke re-renders the same event (spec §1.3). */
+                render_event(c, r->event);
+                return;
+        case RAPI_STARTED:
+        case RAPI_RESPONDED:
+        case RAPI_READY:
+                if (r->waiting && r->waiting != c)
+                        http_conn_close(r->waiting); /* a runtime has one poller in classic mode */
+                r->waiting = c;
+                c->data = r;
+                if (r->state != RAPI_READY) {
+                        r->state = RAPI_READY;
+                        r->event = NULL;
+                        r->ops->ready(r);
+                }
+                return;
+        default:
+                respond_error(c, 500, "InternalServerError", "Internal Server Error");
+        }
+}
+
+/* @id is the request id from the path; validated against the current event first. */
+static bool check_request_id(Rapi *r, HttpConn *c, Slice id, HttpRequest *req) {
+        if (!r->event || (r->state != RAPI_RUNNING && r->state != RAPI_RESPONDED) ||
+            !slice_eq(id, r->event->request_id)) {
+                respond_error(c, 400, "InvalidRequestID", "Invalid request ID");
+                return false;
+        }
+        Slice nonce;
+        if (r->event->invocation_id &&
+            http_header(req, "Lambda-Runtime-Invocation-Id", &nonce) &&
+            !slice_eq(nonce, r->event->invocation_id)) {
+                respond_error(c, 400, "InvalidRequestID", "Invalid request ID");
+                return false;
+        }
+        return true;
+}
+
+static void copy_header(HttpRequest *req, const char *name, char *out, size_t n,
+                        const char *fallback) {
+        Slice v;
+
+        if (http_header(req, name, &v) && v.len > 0 && v.len < n) {
+                memcpy(out, v.ptr, v.len);
+                out[v.len] = '\0';
+        } else {
+                snprintf(out, n, "%s", fallback);
+        }
+}
+
+static void handle_response(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
+        RapiResult res = { 0 };
+        Slice mode;
+
+        if (!check_request_id(r, c, id, req))
+                return;
+        if (r->state == RAPI_RESPONDED) {
+                respond_transition(c, r->state, "InvocationResponse");
+                return;
+        }
+        if (http_header(req, "Lambda-Runtime-Function-Response-Mode", &mode) && mode.len > 0 &&
+            !slice_case_eq(mode, "streaming")) {
+                res.outcome = RAPI_OUT_BAD_MODE;
+                respond_error(c, 400, "InvalidFunctionResponseMode",
+                              "Invalid function response mode");
+        } else if (req->body_too_large) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "Exceeded maximum allowed payload size (%u bytes).",
+                         RAPI_MAX_RESPONSE);
+                res.outcome = RAPI_OUT_TOO_LARGE;
+                res.body_bytes = req->body_bytes;
+                respond_error(c, 413, "RequestEntityTooLarge", msg);
+        } else {
+                /* Taken before answering: the answer resets the request. */
+                res.outcome = RAPI_OUT_RESPONSE;
+                res.body = req->body;
+                req->body = BUF_INIT;
+                res.body_bytes = req->body_bytes;
+                copy_header(req, "Content-Type", res.content_type, sizeof(res.content_type),
+                            "application/json");
+                respond_accepted(c);
+        }
+        r->state = RAPI_RESPONDED;
+        r->ops->result(r, &res);
+}
+
+/* The error body, with errorCause removed for the cause+json content type (spec §1.5). */
+static void take_error_body(HttpRequest *req, RapiResult *res) {
+        Slice ct;
+
+        res->body = req->body;
+        req->body = BUF_INIT;
+        snprintf(res->content_type, sizeof(res->content_type), "application/json");
+        if (http_header(req, "Content-Type", &ct) &&
+            slice_case_eq(ct, "application/vnd.aws.lambda.error.cause+json")) {
+                /* The emulator strips errorCause in the emulator layer, which owns JSON. */
+                snprintf(res->content_type, sizeof(res->content_type), "%s",
+                         "application/vnd.aws.lambda.error.cause+json");
+        }
+}
+
+static void handle_error(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
+        RapiResult res = { 0 };
+        Slice type = { "", 0 };
+
+        if (!check_request_id(r, c, id, req))
+                return;
+        if (r->state == RAPI_RESPONDED) {
+                respond_transition(c, r->state, "InvocationErrorResponse");
+                return;
+        }
+        http_header(req, "Lambda-Runtime-Function-Error-Type", &type);
+        rapi_sanitize_error_type(type, res.error_type, sizeof(res.error_type));
+        res.outcome = RAPI_OUT_ERROR;
+        res.body_bytes = req->body_bytes;
+        take_error_body(req, &res);
+        respond_accepted(c);
+        r->state = RAPI_RESPONDED;
+        r->ops->result(r, &res);
+}
+
+static void handle_init_error(Rapi *r, HttpConn *c, HttpRequest *req) {
+        RapiResult res = { 0 };
+        Slice type = { "", 0 };
+
+        if (r->state != RAPI_STARTED) {
+                respond_transition(c, r->state, "InitError");
+                return;
+        }
+        http_header(req, "Lambda-Runtime-Function-Error-Type", &type);
+        rapi_sanitize_error_type(type, res.error_type, sizeof(res.error_type));
+        r->state = RAPI_INIT_ERROR;
+        res.outcome = RAPI_OUT_ERROR;
+        take_error_body(req, &res);
+        respond_accepted(c);
+        r->ops->init_error(r, &res);
+}
+
+static bool path_split(Slice path, const char *prefix, const char *suffix, Slice *ret_mid) {
+        size_t pl = strlen(prefix), sl = strlen(suffix);
+
+        if (path.len <= pl + sl || memcmp(path.ptr, prefix, pl) != 0 ||
+            memcmp(path.ptr + path.len - sl, suffix, sl) != 0)
+                return false;
+        Slice mid = { path.ptr + pl, path.len - pl - sl };
+        if (memchr(mid.ptr, '/', mid.len))
+                return false;
+        *ret_mid = mid;
+        return true;
+}
+
+static void on_request(HttpConn *c, HttpRequest *req) {
+        Rapi *r = c->server->data;
+        Slice id;
+        bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
+
+        if (slice_eq(req->path, PREFIX "/runtime/invocation/next")) {
+                if (!get)
+                        goto not_allowed;
+                handle_next(r, c);
+        } else if (path_split(req->path, PREFIX "/runtime/invocation/", "/response", &id)) {
+                if (!post)
+                        goto not_allowed;
+                handle_response(r, c, req, id);
+        } else if (path_split(req->path, PREFIX "/runtime/invocation/", "/error", &id)) {
+                if (!post)
+                        goto not_allowed;
+                handle_error(r, c, req, id);
+        } else if (slice_eq(req->path, PREFIX "/runtime/init/error")) {
+                if (!post)
+                        goto not_allowed;
+                handle_init_error(r, c, req);
+        } else if (slice_eq(req->path, PREFIX "/ping")) {
+                http_respond(c, 200, "Content-Type: text/plain\r\n", "pong", 4, false);
+        } else {
+                respond_error(c, 404, "InvalidRequest", "Unknown endpoint");
+        }
+        return;
+not_allowed:
+        respond_error(c, 405, "MethodNotAllowed", "Method not allowed");
+}
+
+static uint64_t body_limit(HttpConn *c, HttpRequest *req) {
+        return RAPI_MAX_RESPONSE;
+}
+
+static void on_closed(HttpConn *c) {
+        Rapi *r = c->server->data;
+
+        if (r->waiting == c)
+                r->waiting = NULL;
+}
+
+static const HttpServerOps rapi_http_ops = {
+        .body_limit = body_limit,
+        .request = on_request,
+        .closed = on_closed,
+};
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+/* A cursor over 127/8, started from our pid so that parallel lemu instances rarely probe the
+ * same addresses; any 127/8 address binds on lo, and EADDRINUSE moves us on. */
+static uint32_t next_address(void) {
+        static uint32_t cursor;
+
+        if (!cursor)
+                cursor = 0x7f000000u | ((((uint32_t) getpid() * 2654435761u) >> 8) & 0xffff00u);
+        for (;;) {
+                cursor++;
+                if ((cursor & 0x00ffffffu) == 0)
+                        cursor = 0x7f000000u | 0x100u;
+                uint32_t last = cursor & 0xff;
+                if (last == 0 || last == 255 || cursor == 0x7f000001u)
+                        continue;
+                return cursor;
+        }
+}
+
+int rapi_init(Rapi *r, uv_loop_t *loop, const RapiOps *ops, const HttpLimits *limits,
+              void *data) {
+        memset(r, 0, sizeof(*r));
+        r->ops = ops;
+        r->data = data;
+        r->state = RAPI_STARTED;
+        for (int attempt = 0; attempt < 4096; attempt++) {
+                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9001) };
+                int one = 1;
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+                if (fd < 0)
+                        return -errno;
+                sa.sin_addr.s_addr = htonl(next_address());
+                (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                        int e = errno;
+                        close(fd);
+                        if (e == EADDRINUSE || e == EADDRNOTAVAIL)
+                                continue;
+                        return -e;
+                }
+                http_server_init(&r->server, loop, &rapi_http_ops, limits, r);
+                int ret = http_server_open(&r->server, fd, 64);
+                if (ret < 0)
+                        return ret; /* the server owns fd now; rapi_close() releases it */
+                char ip[16];
+                uv_ip4_name(&sa, ip, sizeof(ip));
+                snprintf(r->address, sizeof(r->address), "%s:9001", ip);
+                r->open = true;
+                return 0;
+        }
+        return -EADDRINUSE;
+}
+
+bool rapi_waiting(const Rapi *r) {
+        return r->state == RAPI_READY && r->waiting;
+}
+
+int rapi_deliver(Rapi *r, const RapiEvent *ev) {
+        if (!rapi_waiting(r))
+                return -EAGAIN;
+        HttpConn *c = r->waiting;
+        r->waiting = NULL;
+        r->event = ev;
+        r->state = RAPI_RUNNING;
+        render_event(c, ev);
+        return 0;
+}
+
+void rapi_reset(Rapi *r) {
+        ListNode *it, *tmp;
+
+        r->state = RAPI_STARTED;
+        r->event = NULL;
+        r->waiting = NULL;
+        LIST_FOREACH_SAFE(it, tmp, &r->server.conns) {
+                http_conn_close(container_of(it, HttpConn, link));
+        }
+}
+
+static void server_closed(HttpServer *s) {
+        Rapi *r = s->data;
+
+        r->open = false;
+        if (r->close_cb)
+                r->close_cb(r);
+}
+
+void rapi_close(Rapi *r, void (*cb)(Rapi *r)) {
+        r->close_cb = cb;
+        r->waiting = NULL;
+        r->event = NULL;
+        http_server_close(&r->server, server_closed);
+}

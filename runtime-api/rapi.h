@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "buf.h"
+#include "server.h"
+
+/*
+ * The Runtime API (2018-06-01) of one execution environment, on the environment's own
+ * listener. It owns the runtime's state machine of spec §1.9 and renders every answer of
+ * spec §1; it knows nothing of scheduling: it tells its owner what the runtime did through
+ * RapiOps, and the owner hands events over with rapi_deliver().
+ */
+
+/* Buffered /response bodies above this are refused (RAPID's MaxPayloadSize). */
+#define RAPI_MAX_RESPONSE 6291556u
+/* Read and dropped past the limit so the runtime gets our 413, then the connection closes. */
+#define RAPI_DISCARD_MAX (64u * 1024 * 1024)
+
+typedef enum RapiState {
+        RAPI_STARTED,   /* spawned, no /next yet: init */
+        RAPI_READY,     /* waiting in /next */
+        RAPI_RUNNING,   /* an event was handed over */
+        RAPI_RESPONDED, /* the runtime answered; the invoke ends at its next /next */
+        RAPI_INIT_ERROR,
+        _RAPI_STATE_MAX,
+        _RAPI_STATE_INVALID = -22,
+} RapiState;
+
+/* An event as /next renders it. Borrowed: the owner keeps it alive until ops->ready() or
+ * rapi_reset(). */
+typedef struct RapiEvent {
+        const char *request_id;
+        int64_t deadline_ms;
+        const char *function_arn;
+        const char *trace_id;       /* may be NULL */
+        const char *client_context; /* decoded JSON text, or NULL */
+        const char *cognito_identity; /* or NULL */
+        const char *invocation_id;  /* per-delivery nonce */
+        Slice payload;
+} RapiEvent;
+
+typedef enum RapiOutcome {
+        RAPI_OUT_RESPONSE,      /* /response: body is the result */
+        RAPI_OUT_ERROR,         /* /error: body is the runtime's error JSON */
+        RAPI_OUT_TOO_LARGE,     /* /response over RAPI_MAX_RESPONSE: size in body_bytes */
+        RAPI_OUT_BAD_MODE,      /* /response with a bad Lambda-Runtime-Function-Response-Mode */
+        RAPI_OUT_TRUNCATED,     /* the runtime's connection broke mid-body */
+} RapiOutcome;
+
+typedef struct RapiResult {
+        RapiOutcome outcome;
+        Buf body;               /* taken over by the owner (buf_free it) */
+        uint64_t body_bytes;
+        char content_type[128];
+        char error_type[128];   /* sanitised as spec §1.5 (RAPI_OUT_ERROR) */
+} RapiResult;
+
+typedef struct Rapi Rapi;
+
+typedef struct RapiOps {
+        /* The runtime asked for its next event: init is done (first time) or the current
+         * invocation is complete. */
+        void (*ready)(Rapi *r);
+        /* The runtime answered the current event. @res is the owner's to consume. */
+        void (*result)(Rapi *r, RapiResult *res);
+        /* The runtime posted /init/error; @res->error_type and body are set. */
+        void (*init_error)(Rapi *r, RapiResult *res);
+} RapiOps;
+
+struct Rapi {
+        HttpServer server;
+        const RapiOps *ops;
+        void *data;          /* the owner's */
+        RapiState state;
+        const RapiEvent *event; /* current event (RUNNING, RESPONDED) */
+        HttpConn *waiting;   /* the parked /next */
+        char address[32];    /* "127.x.y.z:9001" */
+        bool open;
+        void (*close_cb)(Rapi *r);
+};
+
+/* rapi_init() - binds a fresh loopback address for the environment.
+ * Return: 0 or a negative errno (-EADDRINUSE when no address is free). */
+int rapi_init(Rapi *r, uv_loop_t *loop, const RapiOps *ops, const HttpLimits *limits,
+              void *data);
+/* rapi_deliver() - answers the parked /next with @ev. Return: 0, or -EAGAIN if none is parked. */
+int rapi_deliver(Rapi *r, const RapiEvent *ev);
+bool rapi_waiting(const Rapi *r);
+/* rapi_reset() - the runtime was stopped: forget its state and connections (back to STARTED). */
+void rapi_reset(Rapi *r);
+/* rapi_close() - stops the listener; @cb runs once it and its connections are closed. */
+void rapi_close(Rapi *r, void (*cb)(Rapi *r));
+
+/* Sanitises a runtime error type as RAPID does (spec §1.5) into @out. */
+void rapi_sanitize_error_type(Slice in, char *out, size_t n);
+const char *rapi_state_name(RapiState s);

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/*
+ * sbx_tree_peak_kb() - the peak resident memory of a process tree, in KiB: the sum over
+ * @root and its descendants of each process's peak RSS (VmHWM). Process memory only, never
+ * file cache, as Lambda's "Max Memory Used" counts it. Reads procfs (memory-backed, does
+ * not sleep on disk). Return: KiB, or 0 when @root is gone.
+ */
+uint64_t sbx_tree_peak_kb(pid_t root);
