@@ -36,6 +36,9 @@ enum {
 #define LINE_MAX_BYTES (256 * 1024)
 
 static void start_init(ExecEnv *env);
+static void update_memory(ExecEnv *env);
+static void detach(ExecEnv *env, Invocation *inv);
+static void offer(ExecEnv *env);
 static void deliver(ExecEnv *env);
 static void env_kill(ExecEnv *env, int after);
 static void init_failed(ExecEnv *env, const char *status, const char *error_type);
@@ -234,6 +237,7 @@ static void detach(ExecEnv *env, Invocation *inv) {
                 /* Everything ran on the invocation's clock. */
                 inv->init_ms = 0;
         }
+        update_memory(env);
         inv->max_memory_mb = env->max_memory_mb;
         env_drain_logs(env);
         logs_end_report(&env->emu->logs, inv);
@@ -244,6 +248,15 @@ static void detach(ExecEnv *env, Invocation *inv) {
 static void finish_on_env(ExecEnv *env, Invocation *inv) {
         detach(env, inv);
         sched_finish(inv);
+}
+
+/* A reset environment goes back on the idle list at once, while its processes are still
+ * being reaped, so that a caller's next invocation finds it and re-runs init there. */
+static void offer(ExecEnv *env) {
+        if (env->emu->shutting_down || env->closing || env->state == ENV_SHUTTING_DOWN)
+                return;
+        list_unlink(&env->idle_link);
+        list_push_front(&env->fn->idle, &env->idle_link);
 }
 
 static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
@@ -264,7 +277,10 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
                 exit_text(env, text, sizeof(text));
         switch (env->state) {
         case ENV_INITIALIZING:
-                env->killing = true; /* the namespace is going; wait for the handles */
+                /* The namespace is gone with init; the handles close, then after_exit()
+                 * does what init_failed() decides. */
+                env->killing = true;
+                close_process_handles(env);
                 init_failed(env, "error", env->init_error_type[0] ? env->init_error_type
                                                                    : "Runtime.ExitError");
                 return;
@@ -278,7 +294,17 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
                         logs_platform_note(&env->emu->logs, env, inv, note);
                         logs_platform_note(&env->emu->logs, env, inv, "Runtime.ExitError");
                         fail_invocation(inv, INV_FAILURE, "Runtime.ExitError", text);
-                        finish_on_env(env, inv);
+                        env->resets++;
+                        env->fn->counters.resets++;
+                        detach(env, inv);
+                        env->killing = true;
+                        env->state = ENV_STOPPING;
+                        env->after_exit = AFTER_COLD;
+                        close_process_handles(env);
+                        /* The reset environment takes the caller's next call (cold). */
+                        offer(env);
+                        sched_finish(inv);
+                        return;
                 }
                 env->resets++;
                 env->fn->counters.resets++;
@@ -545,12 +571,16 @@ static void init_failed(ExecEnv *env, const char *status, const char *error_type
                 env_kill(env, AFTER_SUPPRESSED_INIT);
                 return;
         }
-        if (inv) {
-                set_init_error_result(env, inv, status, error_type);
-                inv->init_ms = 0;
-                finish_on_env(env, inv);
+        if (!inv) {
+                env_kill(env, AFTER_COLD);
+                return;
         }
+        set_init_error_result(env, inv, status, error_type);
+        inv->init_ms = 0;
+        detach(env, inv);
         env_kill(env, AFTER_COLD);
+        offer(env);
+        sched_finish(inv);
 }
 
 /* ---- invoke ------------------------------------------------------------------------- */
@@ -575,10 +605,12 @@ static void invoke_timeout_cb(uv_timer_t *t) {
                 logs_init_report(&env->emu->logs, env, ms_since(env->init_start_ns), true,
                                  "timeout", NULL);
         fail_invocation(inv, INV_TIMEOUT, "Sandbox.Timedout", msg);
-        finish_on_env(env, inv);
         env->resets++;
         env->fn->counters.resets++;
+        detach(env, inv);
         env_kill(env, AFTER_COLD);
+        offer(env);
+        sched_finish(inv);
 }
 
 static void deliver(ExecEnv *env) {
@@ -624,6 +656,7 @@ static void on_ready(Rapi *r) {
         if (env->state == ENV_INITIALIZING) {
                 uv_timer_stop(&env->timer);
                 env->init_ms = ms_since(env->init_start_ns);
+                update_memory(env);
                 if (env->inv) {
                         if (!env->inv->suppressed_init)
                                 env->inv->init_ms = env->init_ms;
@@ -804,6 +837,11 @@ void env_run(ExecEnv *env, Invocation *inv) {
         if (env->state == ENV_BUSY) {
                 /* Answered, not yet asking again: on_ready() delivers. */
                 inv->cold = false;
+                return;
+        }
+        if (env->state == ENV_STOPPING) {
+                /* Being reset: after_exit() starts init for the attached invocation. */
+                inv->cold = true;
                 return;
         }
         inv->cold = true;

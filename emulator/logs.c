@@ -255,7 +255,7 @@ void logs_end_report(Logs *l, Invocation *inv) {
         char line[512];
         ExecEnv *env = inv->env;
         unsigned mem = env->fn->cfg->memory_mb;
-        double billed_base = inv->duration_ms + (inv->cold ? inv->init_ms : 0);
+        double billed_base = inv->duration_ms + (inv->cold && !inv->suppressed_init ? inv->init_ms : 0);
 
         if (l->format == CFG_LOG_JSON) {
                 cJSON *r = cJSON_CreateObject();
@@ -269,7 +269,7 @@ void logs_end_report(Logs *l, Invocation *inv) {
                                         (double) logs_billed_ms(billed_base));
                 cJSON_AddNumberToObject(m, "memorySizeMB", mem);
                 cJSON_AddNumberToObject(m, "maxMemoryUsedMB", inv->max_memory_mb);
-                if (inv->cold)
+                if (inv->cold && !inv->suppressed_init)
                         cJSON_AddNumberToObject(m, "initDurationMs",
                                                 round(inv->init_ms * 100) / 100);
                 logs_keep(inv, "", 0);
@@ -285,7 +285,7 @@ void logs_end_report(Logs *l, Invocation *inv) {
                    "Memory Size: %u MB\tMax Memory Used: %u MB\t",
                    inv->request_id, inv->duration_ms,
                    (unsigned long long) logs_billed_ms(billed_base), mem, inv->max_memory_mb);
-        if (inv->cold)
+        if (inv->cold && !inv->suppressed_init)
                 buf_printf(&b, "Init Duration: %.2f ms\t", inv->init_ms);
         if (inv->status == INV_TIMEOUT)
                 buf_puts(&b, "Status: timeout\t");

@@ -315,7 +315,10 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
                 r->body_too_large = true;
                 buf_free(&r->body);
         }
-        if (r->body_bytes - c->body_limit > c->server->limits.discard_max) {
+        /* Flagged from Content-Length before any byte came, body_bytes may still be below the
+         * limit: compare before subtracting, or the difference wraps around. */
+        if (r->body_bytes > c->body_limit &&
+            r->body_bytes - c->body_limit > c->server->limits.discard_max) {
                 c->close_after_write = true;
                 return HPE_PAUSED;
         }

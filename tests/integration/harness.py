@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Shared harness for lemu's integration tests.
+
+Starts the real daemon (`lemu serve --listen 127.0.0.1:0`), waits for its
+"listening on" line with a deadline, talks to it over HTTP, and stops it. Every
+wait has a deadline; nothing sleeps and hopes. Tests print TAP (one line per
+test case) so that meson and CI count each case.
+
+Paths come from the environment that meson sets:
+  LEMU            the lemu binary
+  FIXTURES_BUILD  build/fixtures (compiled fixtures)
+  FIXTURES_SRC    the source fixtures folder (scripts)
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import unittest
+
+LEMU = os.environ.get("LEMU", "lemu")
+FIXTURES_BUILD = os.environ.get("FIXTURES_BUILD", "")
+FIXTURES_SRC = os.environ.get("FIXTURES_SRC", "")
+
+
+def fixture(name):
+    """Path of a fixture bootstrap: compiled ones in the build tree, scripts in the source."""
+    for base in (FIXTURES_BUILD, FIXTURES_SRC):
+        p = os.path.join(base, name, "bootstrap")
+        if base and os.access(p, os.X_OK):
+            return p
+    raise unittest.SkipTest("fixture %s is not built" % name)
+
+
+def wait_for(pred, timeout=10.0, interval=0.01, what="condition"):
+    """Polls pred() until it returns a true value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def pids_of_session(marker):
+    """Pids whose environment or command line contains marker (a unique token)."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read()
+            if marker.encode() in env:
+                found.append(int(d))
+        except OSError:
+            pass
+    return found
+
+
+class Lemu:
+    """A running `lemu serve`. Use as a context manager."""
+
+    def __init__(self, *args, config=None, env=None, start_timeout=10.0):
+        self.args = list(args)
+        self.tmp = tempfile.mkdtemp(prefix="lemu-it-")
+        os.chmod(self.tmp, 0o755)
+        if config is not None:
+            path = os.path.join(self.tmp, "lemu.json")
+            with open(path, "w") as f:
+                json.dump(config, f)
+            self.args = ["--config", path] + self.args
+        self.env = dict(os.environ)
+        # A token in every function's environment, to find leftover processes.
+        self.marker = "LEMU_TEST_MARKER_%d_%d" % (os.getpid(), int(time.time() * 1e6))
+        self.env["LEMU_TEST_MARKER"] = self.marker
+        if env:
+            self.env.update(env)
+        self.start_timeout = start_timeout
+        self.proc = None
+        self.url = None
+        self.host = None
+        self.port = None
+        self.stderr_path = os.path.join(self.tmp, "stderr.log")
+        self._stderr = None
+
+    def start(self):
+        self._stderr = open(self.stderr_path, "wb")
+        cmd = [LEMU, "serve", "--listen", "127.0.0.1:0",
+               "--env", "LEMU_TEST_MARKER=" + self.marker] + self.args
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     env=self.env, cwd=self.tmp)
+        line = [None]
+
+        def reader():
+            line[0] = self.proc.stdout.readline().decode()
+
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        t.join(self.start_timeout)
+        if not line[0] or not line[0].startswith("listening on http://"):
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError("lemu did not start: %r\n%s" % (line[0], self.logs()))
+        self.url = line[0].strip().split(" ", 2)[2]
+        hostport = self.url[len("http://"):]
+        self.host, port = hostport.rsplit(":", 1)
+        self.port = int(port)
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError("lemu did not stop within %.0fs" % timeout)
+        if self._stderr:
+            self._stderr.close()
+            self._stderr = None
+        return self.proc.returncode if self.proc else None
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def logs(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_log(self, text, timeout=10.0):
+        return wait_for(lambda: text in self.logs(), timeout, what="log line %r" % text)
+
+    def conn(self, timeout=30):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        c = self.conn(timeout)
+        try:
+            if isinstance(body, (dict, list)):
+                body = json.dumps(body)
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def invoke(self, function="function", payload=b"{}", headers=None, qualifier=None,
+               timeout=30):
+        path = "/2015-03-31/functions/%s/invocations" % function
+        if qualifier:
+            path += "?Qualifier=" + qualifier
+        return self.request("POST", path, payload, headers, timeout)
+
+    def control(self, method, path, body=None):
+        status, _, data = self.request(method, "/_lemu" + path, body)
+        return status, json.loads(data) if data else None
+
+    def leftover_pids(self):
+        return pids_of_session(self.marker)
+
+
+def copy_fixture_tree(src_dir):
+    """Copies a fixture folder to a world-readable temp folder (for tests as another user)."""
+    d = tempfile.mkdtemp(prefix="lemu-fx-")
+    os.chmod(d, 0o755)
+    dst = os.path.join(d, os.path.basename(src_dir.rstrip("/")))
+    shutil.copytree(src_dir, dst, symlinks=True)
+    return dst
+
+
+class TapResult(unittest.TestResult):
+    """Prints one TAP line per test case as it ends."""
+
+    def __init__(self, total):
+        super().__init__()
+        self.n = 0
+        print("TAP version 13")
+        print("1..%d" % total, flush=True)
+
+    def _line(self, ok, test, extra=""):
+        self.n += 1
+        name = test.id().split(".", 1)[-1]
+        print("%s %d - %s%s" % ("ok" if ok else "not ok", self.n, name, extra), flush=True)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._line(True, test)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._line(False, test)
+        self._diag(err)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._line(False, test)
+        self._diag(err)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._line(True, test, " # SKIP %s" % reason)
+
+    def _diag(self, err):
+        for l in "".join(traceback.format_exception(*err)).splitlines():
+            print("# " + l)
+        sys.stdout.flush()
+
+
+def main():
+    """Runs the calling module's tests and prints TAP."""
+    loader = unittest.defaultTestLoader
+    module = sys.modules["__main__"]
+    suite = loader.loadTestsFromModule(module)
+    if len(sys.argv) > 1:
+        suite = unittest.TestSuite(
+            t for t in _flatten(suite) if any(a in t.id() for a in sys.argv[1:]))
+    total = suite.countTestCases()
+    result = TapResult(total)
+    suite.run(result)
+    sys.exit(0 if result.wasSuccessful() else 1)
+
+
+def _flatten(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from _flatten(t)
+        else:
+            yield t
