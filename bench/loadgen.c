@@ -451,7 +451,7 @@ static void tick(Run *run, uint64_t now) {
                         break;
                 case CONN_SENDING:
                 case CONN_WAITING:
-                        if (now - c->start_ns >= timeout_ns) {
+                        if (now > c->start_ns && now - c->start_ns >= timeout_ns) {
                                 if (c->measured)
                                         run->timeouts++;
                                 report(run, c, "timed out", 0);
@@ -721,6 +721,7 @@ int main(int argc, char **argv) {
                 if (now >= run->measure_end && drain_deadline == UINT64_MAX)
                         drain_deadline = now + (uint64_t) (run->opt.timeout_s * (double) NS_PER_S);
                 if (now - last_tick >= TICK_MS * 1000000ULL || n <= 0) {
+                        now = now_ns();
                         tick(run, now);
                         last_tick = now;
                 }

@@ -165,7 +165,7 @@ static int config_error(const CfgError *err, const char *file) {
 
         cfg_format_error(err, msg, sizeof(msg));
         if (file)
-                fprintf(stderr, "lemu: %s:%s\n", file, msg);
+                fprintf(stderr, "lemu: %s:%s%s\n", file, err->line ? "" : " ", msg);
         else
                 fprintf(stderr, "lemu: %s\n", msg);
         return EXIT_USAGE;
@@ -412,10 +412,12 @@ static int serve(Config *cfg, bool rie, const char *rie_name) {
                 uv_run(loop, UV_RUN_NOWAIT);
                 return EXIT_USAGE;
         }
-        printf("listening on %s\n", e.listen_url);
-        fflush(stdout);
+        /* Handle signals before announcing readiness: a SIGTERM sent as soon as the line is
+         * read must stop lemu cleanly (exit 0), not kill it. */
         e.on_stopped = serve_stopped;
         emu_handle_signals(&e);
+        printf("listening on %s\n", e.listen_url);
+        fflush(stdout);
         uv_run(loop, UV_RUN_DEFAULT);
         emu_deinit(&e);
         uv_loop_close(loop);

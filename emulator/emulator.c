@@ -168,6 +168,83 @@ static char *find_launcher(void) {
         return xstrdup(LEMU_LIBEXECDIR "/lemu-launcher");
 }
 
+/* ---- sandbox ------------------------------------------------------------------------ */
+
+typedef struct DeadCgroup {
+        ListNode link;
+        Cgroup cg;
+        unsigned tries;
+} DeadCgroup;
+
+static void watchdog_tick(uv_timer_t *t) {
+        Emulator *e = t->data;
+
+        for (size_t i = 0; i < e->n_functions; i++) {
+                ListNode *it, *tmp;
+                LIST_FOREACH_SAFE(it, tmp, &e->functions[i].envs) {
+                        env_watchdog(container_of(it, ExecEnv, link));
+                }
+        }
+}
+
+/* Cgroups of ended environments empty within milliseconds; until then rmdir says EBUSY. */
+static void reap_cgroups(uv_timer_t *t) {
+        Emulator *e = t->data;
+        ListNode *it, *tmp;
+
+        LIST_FOREACH_SAFE(it, tmp, &e->dead_cgroups) {
+                DeadCgroup *d = container_of(it, DeadCgroup, link);
+                cg_kill(&d->cg);
+                if (cg_destroy(&d->cg) == 0 || ++d->tries > 200) {
+                        list_unlink(&d->link);
+                        free(d);
+                }
+        }
+        if (list_empty(&e->dead_cgroups))
+                uv_timer_stop(&e->cg_reaper);
+}
+
+void emu_release_cgroup(Emulator *e, Cgroup *cg) {
+        if (cg_destroy(cg) == 0)
+                return;
+        DeadCgroup *d = xcalloc(1, sizeof(*d));
+        d->cg = *cg;
+        memset(cg, 0, sizeof(*cg));
+        list_push_back(&e->dead_cgroups, &d->link);
+        if (!uv_is_active((uv_handle_t *) &e->cg_reaper))
+                uv_timer_start(&e->cg_reaper, reap_cgroups, 20, 20);
+}
+
+static void init_sandbox(Emulator *e) {
+        const char *root = "auto";
+        bool enforce = false;
+
+        for (size_t i = 0; i < e->n_functions; i++) {
+                CfgSandbox *sb = &e->functions[i].cfg->sandbox;
+                if (sb->cgroup_root && strcmp(sb->cgroup_root, "auto") != 0)
+                        root = sb->cgroup_root;
+                enforce = enforce || strcmp(sb->memory, "enforce") == 0;
+        }
+        list_init(&e->dead_cgroups);
+        uv_timer_init(e->loop, &e->cg_reaper);
+        e->cg_reaper.data = e;
+        uv_timer_init(e->loop, &e->watchdog);
+        e->watchdog.data = e;
+        cg_host_init(&e->cg, root);
+        if (enforce && !e->cg.memory) {
+                char line[512];
+                snprintf(line, sizeof(line),
+                         "lemu: memory limits are not enforced by cgroups (%s); an RSS "
+                         "watchdog kills environments over their memory size instead, checked "
+                         "every 50 ms\n",
+                         e->cg.reason[0] ? e->cg.reason : "no memory controller");
+                logs_write(&e->logs, line, strlen(line));
+                uv_timer_start(&e->watchdog, watchdog_tick, 50, 50);
+                uv_unref((uv_handle_t *) &e->watchdog);
+                e->watchdog_on = true;
+        }
+}
+
 /* ---- set-up ------------------------------------------------------------------------- */
 
 static const HttpServerOps api_ops = {
@@ -181,7 +258,7 @@ static const char overload_response[] =
         "Content-Type: application/json\r\n"
         "X-Amzn-ErrorType: TooManyRequestsException\r\n"
         "Connection: close\r\n"
-        "Content-Length: 75\r\n\r\n"
+        "Content-Length: 76\r\n\r\n"
         "{\"Reason\":\"CallerRateLimitExceeded\",\"Type\":\"User\",\"message\":\"Rate exceeded\"}";
 
 /* The daemon holds a descriptor per connection, environment pipe and listener: raise the soft
@@ -235,6 +312,7 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
                         e->reserved_total += (unsigned) fn->cfg->reserved_concurrency;
                 build_env_base(e, fn);
         }
+        init_sandbox(e);
         http_server_init(&e->api, loop, &api_ops, &e->api_limits, e);
         e->api.overload_response = overload_response;
         uv_timer_init(loop, &e->grace_timer);
@@ -313,6 +391,14 @@ static void maybe_stopped(Emulator *e) {
                 return;
         e->stopped = true;
         uv_close((uv_handle_t *) &e->grace_timer, NULL);
+        uv_close((uv_handle_t *) &e->watchdog, NULL);
+        /* The last environments' cgroups: their processes are gone or going. */
+        for (int i = 0; i < 100 && !list_empty(&e->dead_cgroups); i++) {
+                reap_cgroups(&e->cg_reaper);
+                if (!list_empty(&e->dead_cgroups))
+                        usleep(10000);
+        }
+        uv_close((uv_handle_t *) &e->cg_reaper, NULL);
         if (!uv_is_closing((uv_handle_t *) &e->sigint))
                 uv_close((uv_handle_t *) &e->sigint, NULL);
         if (!uv_is_closing((uv_handle_t *) &e->sigterm))
@@ -417,6 +503,12 @@ void emu_deinit(Emulator *e) {
                 free(fn->arn);
                 free(fn->log_stream_prefix);
         }
+        while (!list_empty(&e->dead_cgroups)) {
+                DeadCgroup *d = container_of(e->dead_cgroups.next, DeadCgroup, link);
+                list_unlink(&d->link);
+                free(d);
+        }
+        cg_host_deinit(&e->cg);
         free(e->functions);
         free(e->launcher_path);
         free(e->listen_url);

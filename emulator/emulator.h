@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "cgroup.h"
 #include "config.h"
 #include "list.h"
 #include "logs.h"
@@ -149,6 +150,10 @@ struct ExecEnv {
         uint64_t last_used_ns;
         bool closing;
         bool retire;            /* recycle: end after the current invocation */
+        Cgroup cg;              /* memory, pids, cpu limits; freeze */
+        bool has_cg;
+        bool frozen;
+        bool rss_oom;           /* the RSS watchdog killed it (no memory cgroup) */
 };
 
 struct Function {
@@ -187,6 +192,11 @@ struct Emulator {
         unsigned reserved_total; /* sum of reserved_concurrency */
         unsigned sync_waiting;   /* synchronous callers not yet answered */
         uv_timer_t retry_timer;
+        CgHost cg;
+        uv_timer_t watchdog;    /* RSS watchdog where no memory cgroup limits */
+        bool watchdog_on;
+        ListNode dead_cgroups;  /* cgroups still emptying after their environment ended */
+        uv_timer_t cg_reaper;
         uv_signal_t sigint, sigterm;
         uv_timer_t grace_timer;
         bool shutting_down;
@@ -233,6 +243,10 @@ void env_shutdown(ExecEnv *env);
 void env_retire(ExecEnv *env);
 const char *env_state_name(EnvState s);
 void env_drain_logs(ExecEnv *env);
+/* env_watchdog() - the RSS watchdog's check of one environment (no memory cgroup). */
+void env_watchdog(ExecEnv *env);
+/* emu_release_cgroup() - takes @cg over and removes it once its processes are gone. */
+void emu_release_cgroup(Emulator *e, Cgroup *cg);
 /* env_idle() - arms the idle timeout of an environment put back on the idle list. */
 void env_idle(ExecEnv *env);
 /* emu_env_gone() - an environment was freed (shutdown waits for the last). */

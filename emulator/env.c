@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <uv.h>
 
 #include "codec.h"
@@ -272,7 +273,13 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
                 close_process_handles(env);
                 return;
         }
-        /* It died on its own. */
+        /* It died on its own: the OOM killer (cgroup counter, or our RSS watchdog), a crash,
+         * or an exit. */
+        bool oom = env->rss_oom || (env->has_cg && cg_oom_fired(&env->cg));
+        const char *exit_type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
+        env->rss_oom = false;
+        if (oom) /* it reached its memory size: that is its peak */
+                env->max_memory_mb = MAX(env->max_memory_mb, env->fn->cfg->memory_mb);
         if (!launcher_failure(env, text, sizeof(text)))
                 exit_text(env, text, sizeof(text));
         switch (env->state) {
@@ -282,7 +289,7 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
                 env->killing = true;
                 close_process_handles(env);
                 init_failed(env, "error", env->init_error_type[0] ? env->init_error_type
-                                                                   : "Runtime.ExitError");
+                                                                   : exit_type);
                 return;
         case ENV_BUSY:
                 if (env->inv) {
@@ -292,8 +299,8 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
                                  text);
                         env_drain_logs(env);
                         logs_platform_note(&env->emu->logs, env, inv, note);
-                        logs_platform_note(&env->emu->logs, env, inv, "Runtime.ExitError");
-                        fail_invocation(inv, INV_FAILURE, "Runtime.ExitError", text);
+                        logs_platform_note(&env->emu->logs, env, inv, exit_type);
+                        fail_invocation(inv, INV_FAILURE, exit_type, text);
                         env->resets++;
                         env->fn->counters.resets++;
                         detach(env, inv);
@@ -357,6 +364,14 @@ static int spawn(ExecEnv *env) {
         argv[n++] = fc->code_dir;
         argv[n++] = "--nofile";
         argv[n++] = nofile;
+        if (env->has_cg) {
+                const char *dirs[5];
+                int nd = cg_join_dirs(&env->cg, dirs, 5);
+                for (int i = 0; i < nd; i++) {
+                        argv[n++] = "--cgroup";
+                        argv[n++] = dirs[i];
+                }
+        }
         argv[n++] = "--";
         if (fc->command) {
                 for (size_t i = 0; fc->command[i] && n < 64; i++)
@@ -417,6 +432,9 @@ static void env_kill(ExecEnv *env, int after) {
         if (env->proc_alive) {
                 if (!env->killing) {
                         env->killing = true;
+                        if (env->has_cg)
+                                cg_kill(&env->cg);
+                        env->frozen = false;
                         /* The launcher's death takes init and the whole pid namespace; the
                          * group kill covers hosts where no namespace could be made. */
                         kill(-env->proc.pid, SIGKILL);
@@ -437,6 +455,8 @@ static void timer_closed(uv_handle_t *h) {
         list_unlink(&env->link);
         list_unlink(&env->idle_link);
         env->fn->n_envs--;
+        if (env->has_cg)
+                emu_release_cgroup(e, &env->cg);
         buf_free(&env->status_msg);
         buf_free(&env->out_line);
         buf_free(&env->err_line);
@@ -613,6 +633,24 @@ static void invoke_timeout_cb(uv_timer_t *t) {
         sched_finish(inv);
 }
 
+/* Every process of the environment stops between invocations, as on Lambda: through the
+ * unified hierarchy's cgroup.freeze, else SIGSTOP/SIGCONT to each process (never the v1
+ * freezer, whose frozen tasks survive SIGKILL). */
+static void env_freeze(ExecEnv *env, bool on) {
+        if (env->frozen == on || (on && (!env->fn->cfg->lifecycle.freeze || !env->proc_alive)))
+                return;
+        env->frozen = on;
+        if (env->has_cg && cg_can_freeze(&env->cg) && cg_freeze(&env->cg, on) == 0)
+                return;
+        pid_t pids[1024];
+        int n = env->has_cg ? cg_pids(&env->cg, pids, 1024) : -1;
+        if (n < 0)
+                n = sbx_tree_pids(env->proc.pid, pids, 1024);
+        for (int i = 0; i < n; i++)
+                if (pids[i] != env->proc.pid)
+                        kill(pids[i], on ? SIGSTOP : SIGCONT);
+}
+
 static void deliver(ExecEnv *env) {
         Invocation *inv = env->inv;
         FunctionConfig *fc = env->fn->cfg;
@@ -627,6 +665,9 @@ static void deliver(ExecEnv *env) {
                 inv->deadline_ms = clock_wall_ms() + (int64_t) llround(fc->timeout_s * 1000);
         }
         if (!uv_is_active((uv_handle_t *) &inv->timer)) {
+                /* The loop's cached time can be milliseconds old (a spawn just ran): a timer
+                 * based on it would end the invocation before its timeout. */
+                uv_update_time(env->emu->loop);
                 double left = (double) inv->deadline_ms - (double) clock_wall_ms();
                 uv_timer_start(&inv->timer, invoke_timeout_cb, left > 0 ? (uint64_t) left : 0, 0);
         }
@@ -645,6 +686,7 @@ static void deliver(ExecEnv *env) {
                 .payload = slice_from_buf(&inv->payload),
         };
         logs_start(&env->emu->logs, inv);
+        env_freeze(env, false);
         rapi_deliver(&env->rapi, &inv->event);
 }
 
@@ -676,6 +718,8 @@ static void on_ready(Rapi *r) {
                 env->last_used_ns = clock_mono_ns();
                 if (env->inv)
                         deliver(env);
+                else if (env->retire)
+                        env_shutdown(env); /* recycled while it was finishing */
                 else
                         env_idle(env);
         }
@@ -702,6 +746,31 @@ static void update_memory(ExecEnv *env) {
                 env->max_memory_mb = mb;
 }
 
+/* The error.cause+json body: errorCause goes to X-Ray on Lambda, the caller gets the rest
+ * (spec §1.5); an unreadable body becomes the JSON string "Invalid error body". */
+static void strip_error_cause(Buf *body) {
+        static const char *const keep[] = { "errorMessage", "errorType", "stackTrace" };
+        cJSON *j = cJSON_ParseWithLength(body->data, body->len);
+
+        buf_reset(body);
+        if (!j || !cJSON_IsObject(j)) {
+                buf_puts(body, "\"Invalid error body\"");
+                cJSON_Delete(j);
+                return;
+        }
+        cJSON *out = cJSON_CreateObject();
+        for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+                cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(j, keep[i]);
+                if (v)
+                        cJSON_AddItemToObject(out, keep[i], v);
+        }
+        char *s = cJSON_PrintUnformatted(out);
+        buf_puts(body, s);
+        cJSON_free(s);
+        cJSON_Delete(out);
+        cJSON_Delete(j);
+}
+
 static void on_result(Rapi *r, RapiResult *res) {
         ExecEnv *env = env_of(r);
         Invocation *inv = env->inv;
@@ -726,6 +795,8 @@ static void on_result(Rapi *r, RapiResult *res) {
                 if (inv->result.len == 0)
                         buf_printf(&inv->result, "{\"errorType\":\"%s\",\"errorMessage\":\"\"}",
                                    res->error_type);
+                else if (strcmp(res->content_type, "application/vnd.aws.lambda.error.cause+json") == 0)
+                        strip_error_cause(&inv->result);
                 snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
                 snprintf(inv->error_type, sizeof(inv->error_type), "%s", res->error_type);
                 inv->status = INV_ERROR;
@@ -812,6 +883,29 @@ ExecEnv *env_new(Function *fn) {
         uv_timer_init(fn->emu->loop, &env->timer);
         env->timer.data = env;
         env->state = ENV_COLD;
+        const CgHost *host = &fn->emu->cg;
+        FunctionConfig *fc = fn->cfg;
+        CgLimits lim = {
+                .memory_bytes = strcmp(fc->sandbox.memory, "enforce") == 0
+                                        ? (uint64_t) fc->memory_mb * 1024 * 1024
+                                        : 0,
+                .pids = fc->sandbox.pids,
+                .cpus = strcmp(fc->sandbox.cpu, "proportional") == 0 ? fc->memory_mb / 1769.0
+                                                                     : 0,
+        };
+        if (host->version != CG_NONE || host->unified) {
+                int cr = cg_create(&env->cg, host, env->name, &lim);
+                if (cr == 0) {
+                        env->has_cg = true;
+                } else {
+                        char note[256];
+                        snprintf(note, sizeof(note),
+                                 "lemu: cannot create the cgroups of %s: %s; its limits are not "
+                                 "enforced\n",
+                                 env->name, strerror(-cr));
+                        logs_write(&fn->emu->logs, note, strlen(note));
+                }
+        }
         int r = rapi_init(&env->rapi, fn->emu->loop, &env_rapi_ops, &fn->emu->rapi_limits, env);
         if (r < 0) {
                 env->closing = true;
@@ -852,6 +946,8 @@ void env_run(ExecEnv *env, Invocation *inv) {
 void env_idle(ExecEnv *env) {
         if (env->state != ENV_IDLE && env->state != ENV_COLD)
                 return;
+        if (env->state == ENV_IDLE && rapi_waiting(&env->rapi))
+                env_freeze(env, true);
         double idle = env->fn->cfg->lifecycle.idle_timeout_s;
 
         uv_timer_start(&env->timer, idle_timeout_cb, (uint64_t) llround(idle * 1000), 0);
@@ -882,5 +978,23 @@ void env_retire(ExecEnv *env) {
                 env_shutdown(env);
                 return;
         }
+        /* An answered environment sits on the idle list before its runtime asks again: take
+         * it off, so that no invocation is routed to it in the meantime. */
+        list_unlink(&env->idle_link);
         env->retire = true;
+}
+
+void env_watchdog(ExecEnv *env) {
+        FunctionConfig *fc = env->fn->cfg;
+
+        if (!env->proc_alive || env->killing || env->rss_oom ||
+            strcmp(fc->sandbox.memory, "enforce") != 0 || (env->has_cg && env->cg.memory))
+                return;
+        uint64_t kb = sbx_tree_rss_kb(env->proc.pid);
+        if (kb <= (uint64_t) fc->memory_mb * 1024)
+                return;
+        /* Over its memory size: killed as the OOM killer would, reported as such. */
+        env->rss_oom = true;
+        kill(-env->proc.pid, SIGKILL);
+        uv_process_kill(&env->proc, SIGKILL);
 }

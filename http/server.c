@@ -514,7 +514,9 @@ static bool driving_guard(HttpConn *c, bool enter) {
 static void drive(HttpConn *c) {
         if (!driving_guard(c, true))
                 return; /* the outer drive() loop picks the bytes up */
-        while (!c->closing && !c->awaiting_response && c->pending.len > 0) {
+        /* After a closing answer the parser stays paused: what follows is never parsed. */
+        while (!c->closing && !c->awaiting_response && !c->close_after_write &&
+               c->pending.len > 0) {
                 Buf data = c->pending;
                 c->pending = BUF_INIT;
                 feed(c, data.data, data.len);
@@ -544,6 +546,10 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
                 http_conn_close(c);
                 return;
         }
+        /* The connection's last answer is on its way: feeding the paused parser again would
+         * report the old request a second time. */
+        if (c->close_after_write && !c->awaiting_response)
+                return;
         if (c->awaiting_response || c->pending.len > 0) {
                 buf_append(&c->pending, buf->base, (size_t) nread);
                 if (c->pending.len >= PENDING_LIMIT) {

@@ -46,7 +46,7 @@ void rapi_sanitize_error_type(Slice in, char *out, size_t n) {
         size_t len = in.len;
         size_t pre = 0;
 
-        if (len > 9 && memcmp(p, "Function.", 9) == 0)
+        if (len >= 9 && memcmp(p, "Function.", 9) == 0)
                 pre = 9;
         else if (len > 8 && memcmp(p, "Runtime.", 8) == 0)
                 pre = 8;

@@ -1,34 +1,41 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lemu-launcher: the small program the daemon spawns for each environment start. It applies
- * the environment's limits in a fixed order and then execs the bootstrap:
+ * the environment's limits and isolation in a fixed order, then execs the bootstrap:
  *
- *   parent-death signal → pid namespace (with a user namespace when not root) → fork init
- *   → [init] fork runtime → [runtime] chdir → rlimits → exec
+ *   launcher: parent-death signal → join cgroups → rlimits → unshare namespaces
+ *             (user when not root, pid, mount, net) → loopback + Runtime API listener
+ *             → fork init
+ *   init:     pid 1 of the namespace → mounts (/tmp, read-only root, /proc) → fork runtime
+ *   runtime:  chdir → drop to the sandbox user → no_new_privs + seccomp → exec
  *
- * Process tree: daemon → launcher → init (pid 1 of a new pid namespace) → bootstrap. Each
- * link carries PR_SET_PDEATHSIG=SIGKILL, so when the daemon dies (even by SIGKILL) the
- * launcher dies, init dies, and the kernel kills everything left in the namespace: no
- * function process outlives lemu. init reaps orphans and forwards SIGTERM and friends to the
- * bootstrap (pid 1 would otherwise ignore them). The launcher mirrors the bootstrap's exit:
- * the same code, or the same signal, so the daemon sees what the runtime did.
+ * Process tree: daemon → launcher → init → bootstrap. Each link carries
+ * PR_SET_PDEATHSIG=SIGKILL, so when the daemon dies (even by SIGKILL) the launcher dies,
+ * init dies, and the kernel kills everything left in the namespace: no function process
+ * outlives lemu. init reaps orphans and forwards SIGTERM and friends to the bootstrap (pid 1
+ * would otherwise ignore them). The launcher mirrors the bootstrap's exit: the same code,
+ * or the same signal, so the daemon sees what the runtime did.
  *
- * On failure at any stage it writes "<stage> <errno>\n" to --status-fd and exits 127
- * (fail fast, as bubblewrap does). Only libc: it must start in well under a millisecond.
+ * On failure at any stage it writes "<stage> <errno>\n" to --status-fd and exits 127 (fail
+ * fast, as bubblewrap does). Only libc, linked statically where possible: it is on every
+ * cold start.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "launcher.h"
 
 static int status_fd = -1;
 
@@ -66,24 +73,67 @@ static int write_file(const char *path, const char *text) {
         return e;
 }
 
-/* A pid namespace; unprivileged users get one inside their own user namespace. */
-static bool enter_pid_namespace(void) {
-        if (unshare(CLONE_NEWPID) == 0)
-                return true;
-        if (errno != EPERM)
+/* ---- launcher stages -------------------------------------------------------------------- */
+
+static void join_cgroups(const LaunchOpts *o) {
+        char path[4096];
+
+        for (int i = 0; i < o->n_cgroups; i++) {
+                snprintf(path, sizeof(path), "%s/cgroup.procs", o->cgroups[i]);
+                int r = write_file(path, "0");
+                if (r < 0)
+                        die("cgroup", -r);
+        }
+}
+
+static void set_rlimits(const LaunchOpts *o) {
+        struct rlimit rl = { 0, 0 };
+
+        if (setrlimit(RLIMIT_CORE, &rl) < 0)
+                die("rlimit-core", errno);
+        if (o->nofile > 0) {
+                rl = (struct rlimit){ (rlim_t) o->nofile, (rlim_t) o->nofile };
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        die("rlimit-nofile", errno);
+        }
+}
+
+/* The namespaces the options ask for; unprivileged users get them inside a user namespace
+ * of their own. Return: false when no pid namespace could be made (the caller execs
+ * directly and the daemon falls back to a process-group kill). */
+static bool enter_namespaces(const LaunchOpts *o) {
+        int flags = 0;
+
+        if (o->pidns)
+                flags |= CLONE_NEWPID;
+        if (o->tmp || o->read_only)
+                flags |= CLONE_NEWNS;
+        if (o->net_none)
+                flags |= CLONE_NEWNET;
+        if (!flags)
                 return false;
+        if (unshare(flags) == 0)
+                return o->pidns;
+        if (errno != EPERM)
+                die("unshare", errno);
         uid_t uid = getuid();
         gid_t gid = getgid();
-        if (unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
+        if (unshare(flags | CLONE_NEWUSER) < 0) {
+                if (flags != CLONE_NEWPID)
+                        die("unshare", errno); /* asked-for isolation is never dropped */
                 return false;
+        }
         char map[64];
         snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) uid, (unsigned) uid);
         (void) write_file("/proc/self/setgroups", "deny");
-        if (write_file("/proc/self/uid_map", map) < 0)
-                die("userns", errno);
+        int r = write_file("/proc/self/uid_map", map);
+        if (r < 0)
+                die("userns-uid-map", -r);
         snprintf(map, sizeof(map), "%u %u 1\n", (unsigned) gid, (unsigned) gid);
-        (void) write_file("/proc/self/gid_map", map);
-        return true;
+        r = write_file("/proc/self/gid_map", map);
+        if (r < 0)
+                die("userns-gid-map", -r);
+        return o->pidns;
 }
 
 static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
@@ -97,10 +147,10 @@ static void block_signals(sigset_t *set) {
 }
 
 static void unblock_signals(void) {
-        sigset_t all;
+        sigset_t none;
 
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* Waits for @child, forwarding signals to it and reaping any orphan (we may be pid 1).
@@ -138,83 +188,145 @@ static _Noreturn void mirror_exit(int st) {
         _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 127);
 }
 
-static _Noreturn void exec_runtime(const char *dir, long nofile, char **argv) {
-        struct rlimit rl;
+/* ---- runtime stages --------------------------------------------------------------------- */
 
+static _Noreturn void exec_runtime(const LaunchOpts *o) {
         unblock_signals();
-        if (dir && chdir(dir) < 0)
+        if (o->chdir && chdir(o->chdir) < 0)
                 die("chdir", errno);
-        rl = (struct rlimit){ 0, 0 };
-        if (setrlimit(RLIMIT_CORE, &rl) < 0)
-                die("rlimit-core", errno);
-        if (nofile > 0) {
-                rl = (struct rlimit){ (rlim_t) nofile, (rlim_t) nofile };
-                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                        die("rlimit-nofile", errno);
+        if (o->gid != (gid_t) -1) {
+                if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0)
+                        die("setgid", errno);
         }
-        execv(argv[0], argv);
+        if (o->uid != (uid_t) -1) {
+                if (setuid(o->uid) < 0)
+                        die("setuid", errno);
+        }
+        if (o->seccomp_fd >= 0) {
+                int r = launch_seccomp(o->seccomp_fd);
+                if (r < 0)
+                        die("seccomp", -r);
+        } else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+                die("no-new-privs", errno);
+        }
+        execv(o->argv[0], o->argv);
         die("exec", errno);
 }
 
 static void usage(void) {
         fputs("usage: lemu-launcher [--status-fd N] [--parent PID] [--chdir DIR] [--nofile N]\n"
+              "                     [--cgroup DIR]... [--uid N --gid N] [--tmp SPEC]\n"
+              "                     [--read-only] [--seccomp-fd N] [--net-none --rapi-sock N]\n"
               "                     [--no-pidns] -- BOOTSTRAP [ARGS...]\n"
               "Started by lemu for each execution environment; not meant to be run by hand.\n",
               stderr);
 }
 
-int main(int argc, char **argv) {
-        const char *dir = NULL;
-        long nofile = 0;
-        pid_t parent = 0;
-        bool want_pidns = true;
+static int parse(LaunchOpts *o, int argc, char **argv) {
         int i;
 
         for (i = 1; i < argc; i++) {
                 const char *a = argv[i];
+                const char *v = i + 1 < argc ? argv[i + 1] : NULL;
                 if (strcmp(a, "--") == 0) {
                         i++;
                         break;
-                } else if (strcmp(a, "--status-fd") == 0 && i + 1 < argc) {
-                        status_fd = atoi(argv[++i]);
-                } else if (strcmp(a, "--parent") == 0 && i + 1 < argc) {
-                        parent = (pid_t) atol(argv[++i]);
-                } else if (strcmp(a, "--chdir") == 0 && i + 1 < argc) {
-                        dir = argv[++i];
-                } else if (strcmp(a, "--nofile") == 0 && i + 1 < argc) {
-                        nofile = atol(argv[++i]);
-                } else if (strcmp(a, "--no-pidns") == 0) {
-                        want_pidns = false;
-                } else {
-                        usage();
-                        return 2;
                 }
+                if (strcmp(a, "--no-pidns") == 0) {
+                        o->pidns = false;
+                        continue;
+                }
+                if (strcmp(a, "--read-only") == 0) {
+                        o->read_only = true;
+                        continue;
+                }
+                if (strcmp(a, "--net-none") == 0) {
+                        o->net_none = true;
+                        continue;
+                }
+                if (!v)
+                        return -1;
+                i++;
+                if (strcmp(a, "--status-fd") == 0)
+                        o->status_fd = atoi(v);
+                else if (strcmp(a, "--parent") == 0)
+                        o->parent = (pid_t) atol(v);
+                else if (strcmp(a, "--chdir") == 0)
+                        o->chdir = v;
+                else if (strcmp(a, "--nofile") == 0)
+                        o->nofile = atol(v);
+                else if (strcmp(a, "--cgroup") == 0 && o->n_cgroups < LAUNCH_MAX_CGROUPS)
+                        o->cgroups[o->n_cgroups++] = v;
+                else if (strcmp(a, "--uid") == 0)
+                        o->uid = (uid_t) atol(v);
+                else if (strcmp(a, "--gid") == 0)
+                        o->gid = (gid_t) atol(v);
+                else if (strcmp(a, "--tmp") == 0)
+                        o->tmp = v;
+                else if (strcmp(a, "--seccomp-fd") == 0)
+                        o->seccomp_fd = atoi(v);
+                else if (strcmp(a, "--rapi-sock") == 0)
+                        o->rapi_sock = atoi(v);
+                else
+                        return -1;
         }
-        if (i >= argc) {
+        if (i >= argc)
+                return -1;
+        o->argv = argv + i;
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        LaunchOpts o = {
+                .status_fd = -1, .pidns = true, .uid = (uid_t) -1, .gid = (gid_t) -1,
+                .seccomp_fd = -1, .rapi_sock = -1,
+        };
+        const char *stage = NULL;
+
+        if (parse(&o, argc, argv) < 0) {
                 usage();
                 return 2;
         }
+        status_fd = o.status_fd;
         if (status_fd >= 0)
                 (void) fcntl(status_fd, F_SETFD, FD_CLOEXEC);
+        if (o.seccomp_fd >= 0)
+                (void) fcntl(o.seccomp_fd, F_SETFD, FD_CLOEXEC);
 
         /* 1. Die with the daemon; if it is already gone, do not start at all. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 die("pdeathsig", errno);
-        if (parent && getppid() != parent)
+        if (o.parent && getppid() != o.parent)
                 _exit(127);
+        /* 2-3. Limits first: everything below inherits them. */
+        join_cgroups(&o);
+        set_rlimits(&o);
 
-        /* 2. A pid namespace, so that everything the function starts dies with init. */
+        /* 4. Namespaces, so that everything the function starts dies with init. */
         sigset_t set;
         block_signals(&set);
-        if (!want_pidns || !enter_pid_namespace())
-                exec_runtime(dir, nofile, argv + i); /* the daemon kills our process group */
+        bool pidns = enter_namespaces(&o);
+        if (o.net_none) {
+                int r = launch_network(&o, &stage);
+                if (r < 0)
+                        die(stage ? stage : "network", -r);
+        }
+        if (o.rapi_sock >= 0)
+                close(o.rapi_sock);
+        if (!pidns) {
+                if (o.tmp || o.read_only) {
+                        int r = launch_mounts(&o, &stage);
+                        if (r < 0)
+                                die(stage ? stage : "mount", -r);
+                }
+                exec_runtime(&o); /* the daemon kills our process group */
+        }
 
         /* init passes the runtime's raw wait status up this pipe: pid 1 cannot die by a
          * signal of its own raising. */
         int sp[2], alive[2];
         if (pipe2(sp, O_CLOEXEC) < 0 || pipe2(alive, O_CLOEXEC) < 0)
                 die("pipe", errno);
-        pid_t launcher = getpid();
         pid_t init = fork();
         if (init < 0)
                 die("fork", errno);
@@ -222,6 +334,8 @@ int main(int argc, char **argv) {
                 int raw;
                 if (status_fd >= 0)
                         close(status_fd);
+                if (o.seccomp_fd >= 0)
+                        close(o.seccomp_fd);
                 close(sp[1]);
                 close(alive[0]); /* alive[1] stays open as long as we live */
                 int st = supervise(init, &set);
@@ -231,7 +345,7 @@ int main(int argc, char **argv) {
         }
         close(sp[0]);
 
-        /* 3. init: pid 1 of the namespace. */
+        /* 5. init: pid 1 of the namespace. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 die("pdeathsig", errno);
         /* Our parent is outside the namespace (getppid() is 0 here): if it died before the
@@ -240,14 +354,20 @@ int main(int argc, char **argv) {
         struct pollfd pfd = { .fd = alive[0], .events = POLLIN };
         if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLIN)))
                 _exit(127);
-        (void) launcher;
+        if (o.tmp || o.read_only) {
+                int r = launch_mounts(&o, &stage);
+                if (r < 0)
+                        die(stage ? stage : "mount", -r);
+        }
         pid_t runtime = fork();
         if (runtime < 0)
                 die("fork", errno);
         if (runtime == 0)
-                exec_runtime(dir, nofile, argv + i);
+                exec_runtime(&o);
         if (status_fd >= 0)
                 close(status_fd);
+        if (o.seccomp_fd >= 0)
+                close(o.seccomp_fd);
         int st = supervise(runtime, &set);
         write_all(sp[1], (const char *) &st, sizeof(st));
         _exit(0);

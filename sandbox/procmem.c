@@ -24,14 +24,21 @@ static ssize_t read_small(const char *path, char *buf, size_t n) {
         return r;
 }
 
-static uint64_t peak_of(pid_t pid) {
+static uint64_t status_kb(pid_t pid, const char *key) {
         char path[64], buf[4096];
 
         snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
         if (read_small(path, buf, sizeof(buf)) < 0)
                 return 0;
-        const char *p = strstr(buf, "VmHWM:");
-        return p ? strtoull(p + 6, NULL, 10) : 0;
+        /* The launcher and init are lemu's, not the function's: they do not count. */
+        if (strncmp(buf, "Name:\tlemu-launcher", 19) == 0)
+                return 0;
+        const char *p = strstr(buf, key);
+        return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static uint64_t peak_of(pid_t pid) {
+        return status_kb(pid, "VmHWM:");
 }
 
 static uint64_t tree(pid_t pid, int depth) {
@@ -51,4 +58,35 @@ static uint64_t tree(pid_t pid, int depth) {
 
 uint64_t sbx_tree_peak_kb(pid_t root) {
         return root > 0 ? tree(root, 0) : 0;
+}
+
+static int collect(pid_t pid, pid_t *out, int n, int max, int depth) {
+        char path[64], buf[4096];
+
+        if (n >= max)
+                return n;
+        out[n++] = pid;
+        if (depth > 16)
+                return n;
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int) pid, (int) pid);
+        if (read_small(path, buf, sizeof(buf)) <= 0)
+                return n;
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+                n = collect((pid_t) atoi(tok), out, n, max, depth + 1);
+        return n;
+}
+
+int sbx_tree_pids(pid_t root, pid_t *out, int max) {
+        return root > 0 ? collect(root, out, 0, max, 0) : 0;
+}
+
+uint64_t sbx_tree_rss_kb(pid_t root) {
+        pid_t pids[1024];
+        uint64_t total = 0;
+        int n = sbx_tree_pids(root, pids, 1024);
+
+        for (int i = 0; i < n; i++)
+                total += status_kb(pids[i], "VmRSS:");
+        return total;
 }

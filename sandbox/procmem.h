@@ -11,3 +11,8 @@
  * not sleep on disk). Return: KiB, or 0 when @root is gone.
  */
 uint64_t sbx_tree_peak_kb(pid_t root);
+
+/* sbx_tree_rss_kb() - the current resident memory of the tree (sum of VmRSS), in KiB. */
+uint64_t sbx_tree_rss_kb(pid_t root);
+/* sbx_tree_pids() - @root and its descendants, parents first. Return: how many. */
+int sbx_tree_pids(pid_t root, pid_t *out, int max);

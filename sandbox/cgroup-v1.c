@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cgroup v1 backend: memory.limit_in_bytes (and memsw, so swap is no way round it),
+ * pids.max, CFS quota for CPU, OOM kills from memory.oom_control. v1 refuses to lower a
+ * memory limit below current use (EBUSY); limits are set before any process joins.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "cgroup.h"
+
+static int v1_set_limits(Cgroup *cg, const CgLimits *l) {
+        char v[32];
+        int r;
+
+        if (cg->memory && l->memory_bytes) {
+                snprintf(v, sizeof(v), "%llu", (unsigned long long) l->memory_bytes);
+                r = cg__write(cg->memory, "memory.limit_in_bytes", v);
+                if (r < 0)
+                        return r;
+                /* Absent without swap accounting; the plain limit then binds alone. */
+                (void) cg__write(cg->memory, "memory.memsw.limit_in_bytes", v);
+        }
+        if (cg->pids && l->pids) {
+                snprintf(v, sizeof(v), "%u", l->pids);
+                r = cg__write(cg->pids, "pids.max", v);
+                if (r < 0)
+                        return r;
+        }
+        if (cg->cpu && l->cpus > 0) {
+                long quota = (long) (l->cpus * 100000);
+                if (quota < 1000)
+                        quota = 1000;
+                r = cg__write(cg->cpu, "cpu.cfs_period_us", "100000");
+                if (r < 0)
+                        return r;
+                snprintf(v, sizeof(v), "%ld", quota);
+                r = cg__write(cg->cpu, "cpu.cfs_quota_us", v);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int v1_oom_kills(Cgroup *cg, uint64_t *ret) {
+        if (!cg->memory)
+                return -EOPNOTSUPP;
+        return cg__read_key(cg->memory, "memory.oom_control", "oom_kill", ret);
+}
+
+const CgroupOps cg_v1_ops = {
+        .name = "v1",
+        .set_limits = v1_set_limits,
+        .oom_kills = v1_oom_kills,
+};
