@@ -195,6 +195,7 @@ struct Emulator {
         CgHost cg;
         uv_timer_t watchdog;    /* RSS watchdog where no memory cgroup limits */
         bool watchdog_on;
+        bool rapi_isolation_unknown; /* sock_diag unavailable: peers not checked */
         ListNode dead_cgroups;  /* cgroups still emptying after their environment ended */
         uv_timer_t cg_reaper;
         uv_signal_t sigint, sigterm;

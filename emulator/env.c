@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "emulator.h"
 #include "macro.h"
+#include "peer.h"
 #include "procmem.h"
 #include "xalloc.h"
 
@@ -852,10 +853,44 @@ static void on_init_error(Rapi *r, RapiResult *res) {
                 init_failed(env, "error", env->init_error_type);
 }
 
+/* Only the environment's own processes may use its Runtime API: the peer socket's inode
+ * must be among their descriptors. Where the kernel will not say (no sock_diag), the
+ * connection is let in and isolation is reported as not enforced. */
+static bool on_admit(Rapi *r, HttpConn *c) {
+        ExecEnv *env = env_of(r);
+        struct sockaddr_in local, remote;
+        int ll = sizeof(local), rl = sizeof(remote);
+        uint64_t inode;
+
+        if (!env->proc_alive)
+                return false;
+        if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *) &local, &ll) < 0 ||
+            uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &remote, &rl) < 0 ||
+            local.sin_family != AF_INET)
+                return false;
+        if (sbx_peer_inode(&local, &remote, &inode) < 0) {
+                env->emu->rapi_isolation_unknown = true;
+                return true;
+        }
+        pid_t pids[1024];
+        int n = env->has_cg ? cg_pids(&env->cg, pids, 1024) : -1;
+        if (n < 0)
+                n = sbx_tree_pids(env->proc.pid, pids, 1024);
+        for (int i = 0; i < n; i++)
+                if (sbx_pid_has_socket(pids[i], inode))
+                        return true;
+        char note[160];
+        snprintf(note, sizeof(note),
+                 "lemu: closed a Runtime API connection from a process outside %s (inode %llu, %d pids)\n", env->name, (unsigned long long) inode, n);
+        logs_write(&env->emu->logs, note, strlen(note));
+        return false;
+}
+
 static const RapiOps env_rapi_ops = {
         .ready = on_ready,
         .result = on_result,
         .init_error = on_init_error,
+        .admit = on_admit,
 };
 
 /* ---- public ------------------------------------------------------------------------- */
@@ -939,6 +974,15 @@ void env_run(ExecEnv *env, Invocation *inv) {
                 return;
         }
         inv->cold = true;
+        if (env->state == ENV_IDLE && env->proc_alive) {
+                /* Idle, but its runtime no longer waits for an event (its /next connection
+                 * went, e.g. it was killed while frozen): never spawn over live processes;
+                 * reset, and after_exit() starts init for @inv. */
+                env->resets++;
+                env->fn->counters.resets++;
+                env_kill(env, AFTER_COLD);
+                return;
+        }
         env->init_phase_invoke = false;
         start_init(env);
 }

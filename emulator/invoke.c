@@ -37,6 +37,8 @@ int url_decode(const char *in, size_t len, char *out, size_t n) {
                 } else if (c == '+') {
                         c = ' ';
                 }
+                if (c == '\0')
+                        return -EINVAL; /* callers use the result as a C string */
                 if (o + 1 >= n)
                         return -EINVAL;
                 out[o++] = c;
@@ -86,7 +88,8 @@ int invoke_parse_ref(const char *text, size_t len, FunctionRef *ret) {
                         break;
                 p = colon + 1;
         }
-        if (p < end && n == 8 && memchr(p, ':', (size_t) (end - p)))
+        /* The eighth part ended at a colon: there is a ninth (the loop left it unsplit). */
+        if (n == 8 && parts[7] + lens[7] < end)
                 return -EINVAL;
         size_t name_i, qual_i = SIZE_MAX;
         if (n >= 7 && lens[0] == 3 && memcmp(parts[0], "arn", 3) == 0) {

@@ -309,10 +309,17 @@ static void on_closed(HttpConn *c) {
                 r->waiting = NULL;
 }
 
+static bool on_accepted(HttpServer *s, HttpConn *c) {
+        Rapi *r = s->data;
+
+        return !r->ops->admit || r->ops->admit(r, c);
+}
+
 static const HttpServerOps rapi_http_ops = {
         .body_limit = body_limit,
         .request = on_request,
         .closed = on_closed,
+        .accepted = on_accepted,
 };
 
 /* ---- lifecycle ---------------------------------------------------------------------- */

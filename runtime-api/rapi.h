@@ -70,6 +70,9 @@ typedef struct RapiOps {
         void (*result)(Rapi *r, RapiResult *res);
         /* The runtime posted /init/error; @res->error_type and body are set. */
         void (*init_error)(Rapi *r, RapiResult *res);
+        /* A connection was accepted: false closes it without an answer (a process that is
+         * not the environment's). Optional. */
+        bool (*admit)(Rapi *r, HttpConn *c);
 } RapiOps;
 
 struct Rapi {

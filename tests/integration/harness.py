@@ -194,8 +194,7 @@ class TapResult(unittest.TestResult):
     def __init__(self, total):
         super().__init__()
         self.n = 0
-        print("TAP version 13")
-        print("1..%d" % total, flush=True)
+        print("TAP version 13", flush=True)
 
     def _line(self, ok, test, extra=""):
         self.n += 1
@@ -215,6 +214,21 @@ class TapResult(unittest.TestResult):
         super().addError(test, err)
         self._line(False, test)
         self._diag(err)
+
+    def addSubTest(self, test, subtest, err):
+        # A failing subTest fails its test: report it on its own TAP line.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._line(False, subtest)
+            self._diag(err)
+
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self._line(True, test, " # TODO expected failure")
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self._line(False, test, " # unexpected success: the expected failure is fixed")
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
@@ -237,7 +251,10 @@ def main():
     total = suite.countTestCases()
     result = TapResult(total)
     suite.run(result)
-    sys.exit(0 if result.wasSuccessful() else 1)
+    # The plan goes last: failing subtests add lines of their own.
+    print("1..%d" % result.n, flush=True)
+    ok = result.wasSuccessful() and not result.unexpectedSuccesses
+    sys.exit(0 if ok else 1)
 
 
 def _flatten(suite):
