@@ -48,8 +48,8 @@
 #define RECONNECT_DELAY_NS (10 * 1000 * 1000ULL)
 #define TICK_MS            10
 
-#define NS_PER_S  1000000000ULL
-#define NS_PER_US 1000ULL
+#define NS_PER_S           1000000000ULL
+#define NS_PER_US          1000ULL
 
 /* Log-linear histogram: values below 2^SUB_BITS have their own bucket; above, each power of
  * two is split into 2^(SUB_BITS-1) buckets. */
@@ -77,14 +77,14 @@ typedef struct Conn {
         int fd;
         unsigned id;
         ConnState state;
-        bool want_out;      /* EPOLLOUT is in the interest set */
-        bool complete;      /* the response finished in this read */
-        bool keep_alive;    /* as the finished response said */
-        bool measured;      /* the request in flight was sent in the measured window */
-        size_t sent;        /* request bytes written */
-        uint64_t start_ns;  /* when the request in flight was first written */
-        uint64_t retry_at;  /* CONN_IDLE: when to reconnect */
-        size_t err_len;     /* bytes of err_body kept */
+        bool want_out;     /* EPOLLOUT is in the interest set */
+        bool complete;     /* the response finished in this read */
+        bool keep_alive;   /* as the finished response said */
+        bool measured;     /* the request in flight was sent in the measured window */
+        size_t sent;       /* request bytes written */
+        uint64_t start_ns; /* when the request in flight was first written */
+        uint64_t retry_at; /* CONN_IDLE: when to reconnect */
+        size_t err_len;    /* bytes of err_body kept */
         llhttp_t parser;
         char err_body[ERR_BODY_MAX];
 } Conn;
@@ -199,8 +199,7 @@ static void report(Run *run, const Conn *c, const char *what, int err) {
 }
 
 static void epoll_set(Run *run, Conn *c, bool want_out) {
-        struct epoll_event ev = { .events = EPOLLIN | (want_out ? EPOLLOUT : 0),
-                                  .data.ptr = c };
+        struct epoll_event ev = { .events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = c };
 
         if (c->want_out == want_out)
                 return;
@@ -390,7 +389,8 @@ static void conn_read(Run *run, Conn *c) {
         } else if (err != HPE_OK) {
                 char what[128];
 
-                snprintf(what, sizeof(what), "bad response: %s", llhttp_get_error_reason(&c->parser));
+                snprintf(what, sizeof(what), "bad response: %s",
+                         llhttp_get_error_reason(&c->parser));
                 report(run, c, what, 0);
                 fail_request(run, c);
                 run->reconnects++;
@@ -548,7 +548,10 @@ static void parse_args(int argc, char **argv, Options *opt) {
         char *end;
         int ch;
 
-        *opt = (Options){ .concurrency = 1, .duration_s = 5, .warmup_s = 1, .timeout_s = 10,
+        *opt = (Options){ .concurrency = 1,
+                          .duration_s = 5,
+                          .warmup_s = 1,
+                          .timeout_s = 10,
                           .body = "{\"bench\":1}" };
         while ((ch = getopt_long(argc, argv, "u:c:d:n:w:t:b:h", longopts, NULL)) != -1) {
                 switch (ch) {
@@ -647,9 +650,8 @@ static void print_result(const Run *run) {
                ",\"io_errors\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"connect_errors\":%" PRIu64
                ",\"reconnects\":%" PRIu64 ",\"warmup_requests\":%" PRIu64 "}\n",
                run->opt.concurrency, run->ok, errors, seconds,
-               seconds > 0 ? (double) run->ok / seconds : 0,
-               hist_percentile(h, 0.50) / NS_PER_US, hist_percentile(h, 0.99) / NS_PER_US,
-               (double) h->max / NS_PER_US,
+               seconds > 0 ? (double) run->ok / seconds : 0, hist_percentile(h, 0.50) / NS_PER_US,
+               hist_percentile(h, 0.99) / NS_PER_US, (double) h->max / NS_PER_US,
                h->total ? (double) h->sum / (double) h->total / NS_PER_US : 0,
                hist_percentile(h, 0.90) / NS_PER_US, hist_percentile(h, 0.999) / NS_PER_US,
                run->non2xx, run->io_errors, run->timeouts, run->connect_errors, run->reconnects,
@@ -689,7 +691,8 @@ int main(int argc, char **argv) {
 
         start = now_ns();
         run->measure_start = start + (uint64_t) (run->opt.warmup_s * (double) NS_PER_S);
-        run->measure_end = run->measure_start + (uint64_t) (run->opt.duration_s * (double) NS_PER_S);
+        run->measure_end =
+                run->measure_start + (uint64_t) (run->opt.duration_s * (double) NS_PER_S);
         for (unsigned i = 0; i < run->opt.concurrency; i++) {
                 Conn *c = &run->conns[i];
 
@@ -729,6 +732,13 @@ int main(int argc, char **argv) {
                         break;
         }
 
+        /* Measured requests still unanswered after the drain count as timed out. */
+        for (unsigned i = 0; i < run->opt.concurrency; i++) {
+                const Conn *c = &run->conns[i];
+
+                if ((c->state == CONN_SENDING || c->state == CONN_WAITING) && c->measured)
+                        run->timeouts++;
+        }
         print_result(run);
         for (unsigned i = 0; i < run->opt.concurrency; i++)
                 conn_close(run, &run->conns[i], 0);

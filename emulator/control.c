@@ -51,7 +51,7 @@ static cJSON *function_json(Function *fn) {
         cJSON_AddBoolToObject(en, "nofile", true);
         cJSON_AddBoolToObject(en, "freeze", false);
         cJSON_AddBoolToObject(en, "tmp", false);
-        cJSON_AddBoolToObject(en, "seccomp", false);
+        cJSON_AddBoolToObject(en, "seccomp", emu_seccomp_fd(fn->emu, fn) >= 0);
         cJSON_AddBoolToObject(en, "process_tree", true);
         cJSON *ct = cJSON_AddObjectToObject(o, "counters");
         cJSON_AddNumberToObject(ct, "invocations", (double) fn->counters.invocations);

@@ -215,6 +215,31 @@ void emu_release_cgroup(Emulator *e, Cgroup *cg) {
                 uv_timer_start(&e->cg_reaper, reap_cgroups, 20, 20);
 }
 
+/* Builds each seccomp profile a function asks for, once; a failure is said once and the
+ * functions run without a filter, reported as unenforced. */
+static void init_seccomp(Emulator *e) {
+        for (size_t i = 0; i < e->n_functions; i++) {
+                FilterProfile p = filter_profile_from_string(e->functions[i].cfg->sandbox.seccomp);
+                if (p < 0 || e->filters.tried[p])
+                        continue;
+                int r = filter_cache_get(&e->filters, p);
+                if (r < 0) {
+                        char line[256];
+                        snprintf(line, sizeof(line),
+                                 "lemu: cannot build the seccomp filter '%s': %s; system calls "
+                                 "are not filtered\n",
+                                 e->functions[i].cfg->sandbox.seccomp, strerror(-r));
+                        logs_write(&e->logs, line, strlen(line));
+                }
+        }
+}
+
+int emu_seccomp_fd(const Emulator *e, const Function *fn) {
+        FilterProfile p = filter_profile_from_string(fn->cfg->sandbox.seccomp);
+
+        return p < 0 ? -1 : filter_cache_peek(&e->filters, p);
+}
+
 static void init_sandbox(Emulator *e) {
         const char *root = "auto";
         bool enforce = false;
@@ -243,6 +268,7 @@ static void init_sandbox(Emulator *e) {
                 uv_unref((uv_handle_t *) &e->watchdog);
                 e->watchdog_on = true;
         }
+        init_seccomp(e);
 }
 
 /* ---- set-up ------------------------------------------------------------------------- */
@@ -509,6 +535,7 @@ void emu_deinit(Emulator *e) {
                 free(d);
         }
         cg_host_deinit(&e->cg);
+        filter_cache_deinit(&e->filters);
         free(e->functions);
         free(e->launcher_path);
         free(e->listen_url);

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "cgroup.h"
 #include "config.h"
+#include "filter.h"
 #include "list.h"
 #include "logs.h"
 #include "rapi.h"
@@ -154,6 +155,9 @@ struct ExecEnv {
         bool has_cg;
         bool frozen;
         bool rss_oom;           /* the RSS watchdog killed it (no memory cgroup) */
+        uv_poll_t handoff;      /* network: none — the launcher's listener hand-off */
+        int handoff_fd;
+        int netns_fd, userns_fd; /* the environment's own namespaces, kept across resets */
 };
 
 struct Function {
@@ -193,6 +197,7 @@ struct Emulator {
         unsigned sync_waiting;   /* synchronous callers not yet answered */
         uv_timer_t retry_timer;
         CgHost cg;
+        FilterCache filters;    /* seccomp programs (sealed memfds), built once */
         uv_timer_t watchdog;    /* RSS watchdog where no memory cgroup limits */
         bool watchdog_on;
         bool rapi_isolation_unknown; /* sock_diag unavailable: peers not checked */
@@ -248,6 +253,9 @@ void env_drain_logs(ExecEnv *env);
 void env_watchdog(ExecEnv *env);
 /* emu_release_cgroup() - takes @cg over and removes it once its processes are gone. */
 void emu_release_cgroup(Emulator *e, Cgroup *cg);
+/* emu_seccomp_fd() - the filter @fn's environments load (borrowed), or -1: none (off, or
+ * it could not be built, which was said at start). */
+int emu_seccomp_fd(const Emulator *e, const Function *fn);
 /* env_idle() - arms the idle timeout of an environment put back on the idle list. */
 void env_idle(ExecEnv *env);
 /* emu_env_gone() - an environment was freed (shutdown waits for the last). */

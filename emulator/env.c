@@ -14,7 +14,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +40,7 @@ enum {
 #define LINE_MAX_BYTES (256 * 1024)
 
 static void start_init(ExecEnv *env);
+static void handoff_closed(uv_handle_t *h);
 static void update_memory(ExecEnv *env);
 static void detach(ExecEnv *env, Invocation *inv);
 static void offer(ExecEnv *env);
@@ -176,6 +179,10 @@ static void close_process_handles(ExecEnv *env) {
         uv_close((uv_handle_t *) &env->out, handle_closed);
         uv_close((uv_handle_t *) &env->err, handle_closed);
         uv_close((uv_handle_t *) &env->status, handle_closed);
+        if (env->handoff_fd >= 0 && !uv_is_closing((uv_handle_t *) &env->handoff)) {
+                uv_poll_stop(&env->handoff);
+                uv_close((uv_handle_t *) &env->handoff, handoff_closed);
+        }
 }
 
 static const char *signal_text(int sig) {
@@ -345,6 +352,51 @@ static char **build_envp(ExecEnv *env) {
         return envp;
 }
 
+/* network: none — the launcher sends the Runtime API listener made inside the environment's
+ * namespace, and the namespace itself, which the environment keeps for its restarts. */
+static void handoff_closed(uv_handle_t *h) {
+        ExecEnv *env = h->data;
+
+        close(env->handoff_fd);
+        env->handoff_fd = -1;
+        if (--env->open_handles == 0)
+                after_exit(env);
+}
+
+static void handoff_ready(uv_poll_t *p, int status, int events) {
+        ExecEnv *env = p->data;
+        char byte;
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        char ctl[CMSG_SPACE(sizeof(int) * 3)];
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+                              .msg_controllen = sizeof(ctl) };
+
+        ssize_t r = status < 0 ? -1 : recvmsg(env->handoff_fd, &msg, MSG_CMSG_CLOEXEC);
+        if (r < 0 && errno == EAGAIN)
+                return;
+        struct cmsghdr *c = r > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                int fds[3] = { -1, -1, -1 };
+                size_t nf = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                memcpy(fds, CMSG_DATA(c), MIN(nf, 3) * sizeof(int));
+                if (fds[0] >= 0 && rapi_attach(&env->rapi, env->emu->loop, &env->emu->rapi_limits,
+                                               fds[0]) < 0)
+                        fds[0] = -1;
+                env->netns_fd = fds[1];
+                env->userns_fd = fds[2];
+        }
+        uv_poll_stop(p);
+        uv_close((uv_handle_t *) p, handoff_closed);
+}
+
+static void watch_handoff(ExecEnv *env, int fd) {
+        env->handoff_fd = fd;
+        uv_poll_init(env->emu->loop, &env->handoff, fd);
+        env->handoff.data = env;
+        env->open_handles++;
+        uv_poll_start(&env->handoff, UV_READABLE | UV_DISCONNECT, handoff_ready);
+}
+
 static int spawn(ExecEnv *env) {
         Function *fn = env->fn;
         FunctionConfig *fc = fn->cfg;
@@ -352,7 +404,22 @@ static int spawn(ExecEnv *env) {
         const char *argv[64 + 16];
         size_t n = 0;
         uv_process_options_t o = { 0 };
-        uv_stdio_container_t stdio[4];
+        uv_stdio_container_t stdio[8];
+        unsigned nstdio = 4;
+        char slots[4][8];
+        int filter_fd = emu_seccomp_fd(env->emu, fn); /* the sealed BPF memfd, or -1 */
+        int handoff[2] = { -1, -1 };
+        bool net_none = strcmp(fc->sandbox.network, "none") == 0;
+/* Passes @fd to the launcher as its descriptor number nstdio (UV_INHERIT_FD dup2s it). */
+#define PASS_FD(flag, descr)                                                                        \
+        do {                                                                                       \
+                stdio[nstdio].flags = UV_INHERIT_FD;                                               \
+                stdio[nstdio].data.fd = (descr);                                                   \
+                snprintf(slots[nstdio - 4], sizeof(slots[0]), "%u", nstdio);                       \
+                argv[n++] = (flag);                                                                \
+                argv[n++] = slots[nstdio - 4];                                                     \
+                nstdio++;                                                                          \
+        } while (0)
 
         snprintf(parent, sizeof(parent), "%d", (int) getpid());
         snprintf(nofile, sizeof(nofile), "%u", fc->sandbox.nofile);
@@ -373,6 +440,23 @@ static int spawn(ExecEnv *env) {
                         argv[n++] = dirs[i];
                 }
         }
+        if (filter_fd >= 0)
+                PASS_FD("--seccomp-fd", filter_fd);
+        if (net_none) {
+                /* The first start makes the namespace and hands its listener over; restarts
+                 * join the namespace the environment kept. */
+                argv[n++] = "--net-none";
+                if (env->netns_fd >= 0) {
+                        PASS_FD("--netns-fd", env->netns_fd);
+                        if (env->userns_fd >= 0)
+                                PASS_FD("--userns-fd", env->userns_fd);
+                } else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, handoff) == 0) {
+                        PASS_FD("--rapi-sock", handoff[1]);
+                } else {
+                        return -errno;
+                }
+        }
+#undef PASS_FD
         argv[n++] = "--";
         if (fc->command) {
                 for (size_t i = 0; fc->command[i] && n < 64; i++)
@@ -402,14 +486,20 @@ static int spawn(ExecEnv *env) {
         o.env = envp;
         o.cwd = NULL;
         o.flags = UV_PROCESS_DETACHED; /* own process group: the fallback kill without pidns */
-        o.stdio_count = 4;
+        o.stdio_count = (int) nstdio;
         o.stdio = stdio;
         o.exit_cb = exit_cb;
         int r = uv_spawn(env->emu->loop, &env->proc, &o);
+        if (handoff[1] >= 0)
+                close(handoff[1]);
+        env->open_handles = 4;
+        if (handoff[0] >= 0 && r == 0)
+                watch_handoff(env, handoff[0]);
+        else if (handoff[0] >= 0)
+                close(handoff[0]);
         free(envp[fn->n_env_base]);
         free(envp[fn->n_env_base + 1]);
         free(envp);
-        env->open_handles = 4;
         env->killing = false;
         env->exit_status = env->term_signal = 0;
         buf_reset(&env->status_msg);
@@ -458,6 +548,10 @@ static void timer_closed(uv_handle_t *h) {
         env->fn->n_envs--;
         if (env->has_cg)
                 emu_release_cgroup(e, &env->cg);
+        if (env->netns_fd >= 0)
+                close(env->netns_fd);
+        if (env->userns_fd >= 0)
+                close(env->userns_fd);
         buf_free(&env->status_msg);
         buf_free(&env->out_line);
         buf_free(&env->err_line);
@@ -864,6 +958,8 @@ static bool on_admit(Rapi *r, HttpConn *c) {
 
         if (!env->proc_alive)
                 return false;
+        if (strcmp(env->fn->cfg->sandbox.network, "none") == 0)
+                return true; /* only the environment's own namespace reaches this listener */
         if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *) &local, &ll) < 0 ||
             uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &remote, &rl) < 0 ||
             local.sin_family != AF_INET)
@@ -879,7 +975,7 @@ static bool on_admit(Rapi *r, HttpConn *c) {
         for (int i = 0; i < n; i++)
                 if (sbx_pid_has_socket(pids[i], inode))
                         return true;
-        char note[160];
+        char note[256];
         snprintf(note, sizeof(note),
                  "lemu: closed a Runtime API connection from a process outside %s (inode %llu, %d pids)\n", env->name, (unsigned long long) inode, n);
         logs_write(&env->emu->logs, note, strlen(note));
@@ -941,7 +1037,13 @@ ExecEnv *env_new(Function *fn) {
                         logs_write(&fn->emu->logs, note, strlen(note));
                 }
         }
-        int r = rapi_init(&env->rapi, fn->emu->loop, &env_rapi_ops, &fn->emu->rapi_limits, env);
+        env->handoff_fd = env->netns_fd = env->userns_fd = -1;
+        int r = 0;
+        if (strcmp(fc->sandbox.network, "none") == 0)
+                rapi_init_unbound(&env->rapi, &env_rapi_ops, env);
+        else
+                r = rapi_init(&env->rapi, fn->emu->loop, &env_rapi_ops, &fn->emu->rapi_limits,
+                              env);
         if (r < 0) {
                 env->closing = true;
                 uv_close((uv_handle_t *) &env->timer, timer_closed);

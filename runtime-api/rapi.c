@@ -377,6 +377,25 @@ int rapi_init(Rapi *r, uv_loop_t *loop, const RapiOps *ops, const HttpLimits *li
         return -EADDRINUSE;
 }
 
+void rapi_init_unbound(Rapi *r, const RapiOps *ops, void *data) {
+        memset(r, 0, sizeof(*r));
+        r->ops = ops;
+        r->data = data;
+        r->state = RAPI_STARTED;
+        snprintf(r->address, sizeof(r->address), "127.0.0.1:9001");
+}
+
+int rapi_attach(Rapi *r, uv_loop_t *loop, const HttpLimits *limits, int fd) {
+        if (r->open) {
+                close(fd);
+                return -EALREADY;
+        }
+        http_server_init(&r->server, loop, &rapi_http_ops, limits, r);
+        int ret = http_server_open(&r->server, fd, 128);
+        r->open = true; /* the server owns fd now; rapi_close() releases it */
+        return ret;
+}
+
 bool rapi_waiting(const Rapi *r) {
         return r->state == RAPI_READY && r->waiting;
 }
@@ -398,6 +417,8 @@ void rapi_reset(Rapi *r) {
         r->state = RAPI_STARTED;
         r->event = NULL;
         r->waiting = NULL;
+        if (!r->open)
+                return;
         LIST_FOREACH_SAFE(it, tmp, &r->server.conns) {
                 http_conn_close(container_of(it, HttpConn, link));
         }
@@ -415,5 +436,9 @@ void rapi_close(Rapi *r, void (*cb)(Rapi *r)) {
         r->close_cb = cb;
         r->waiting = NULL;
         r->event = NULL;
+        if (!r->open) {
+                cb(r); /* never attached */
+                return;
+        }
         http_server_close(&r->server, server_closed);
 }

@@ -91,6 +91,11 @@ struct Rapi {
  * Return: 0 or a negative errno (-EADDRINUSE when no address is free). */
 int rapi_init(Rapi *r, uv_loop_t *loop, const RapiOps *ops, const HttpLimits *limits,
               void *data);
+/* rapi_init_unbound() - no listener yet: the environment's own network namespace makes one,
+ * handed over with rapi_attach(). The runtime sees 127.0.0.1:9001. */
+void rapi_init_unbound(Rapi *r, const RapiOps *ops, void *data);
+/* rapi_attach() - serves on the listening socket @fd (taken over). Return: 0 or -errno. */
+int rapi_attach(Rapi *r, uv_loop_t *loop, const HttpLimits *limits, int fd);
 /* rapi_deliver() - answers the parked /next with @ev. Return: 0, or -EAGAIN if none is parked. */
 int rapi_deliver(Rapi *r, const RapiEvent *ev);
 bool rapi_waiting(const Rapi *r);

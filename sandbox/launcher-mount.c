@@ -1,13 +1,239 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The launcher's mount stage (init, in the environment's own mount namespace): a private
- * /tmp and a read-only view of everything else, as on Lambda.
+ * /tmp and a read-only view of everything else, as on Lambda, then a /proc of the
+ * environment's own pid namespace. The order is fixed:
+ *
+ *   mount-private   every mount private, so nothing propagates back to the host
+ *   mount-readonly  the whole tree read-only (mount_setattr, else a remount per mount)
+ *   mount-tmp       /tmp per --tmp: "tmpfs:BYTES", "dev:PATH" (an ext4 image on a loop
+ *                   device the daemon attached) or "bind:DIR"; new mounts are writable
+ *   mount-proc      a fresh /proc when we are pid 1 of a new pid namespace
+ *
+ * "ns:USERFD:MNTFD" is a /tmp kept from an earlier start of the same environment: the
+ * launcher joins that mount namespace (and its user namespace, when one was made) before
+ * unsharing a fresh copy of it (launch_join()), so the tmpfs and the read-only tree are in
+ * place already and only /proc is mounted again.
+ *
+ * Device nodes stay usable on the read-only tree: a write to /dev/null is I/O on a device,
+ * not a change to the filesystem, and the kernel only refuses the latter.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "launcher.h"
 
+#ifndef SYS_mount_setattr
+#        define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#        define AT_RECURSIVE 0x8000
+#endif
+
+/* struct mount_attr of linux/mount.h, spelled here so that older headers build too. */
+typedef struct MountAttr {
+        uint64_t attr_set;
+        uint64_t attr_clr;
+        uint64_t propagation;
+        uint64_t userns_fd;
+} MountAttr;
+
+enum {
+        ATTR_RDONLY = 0x1,
+        ATTR_NOSUID = 0x2,
+        ATTR_NODEV = 0x4,
+};
+
+static int set_attr(const char *path, unsigned flags, uint64_t set, uint64_t clr) {
+        MountAttr a = { .attr_set = set, .attr_clr = clr };
+
+        if (syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &a, sizeof(a)) < 0)
+                return -errno;
+        return 0;
+}
+
+/* The per-mount flags a remount must repeat: a mount inherited from a more privileged
+ * user namespace has them locked, and a remount that would clear one fails. */
+static unsigned long kept_flags(const char *path) {
+        struct statvfs st;
+        unsigned long f = 0;
+
+        if (statvfs(path, &st) < 0)
+                return 0;
+        if (st.f_flag & ST_NOSUID)
+                f |= MS_NOSUID;
+        if (st.f_flag & ST_NODEV)
+                f |= MS_NODEV;
+        if (st.f_flag & ST_NOEXEC)
+                f |= MS_NOEXEC;
+        if (st.f_flag & ST_NOATIME)
+                f |= MS_NOATIME;
+        if (st.f_flag & ST_NODIRATIME)
+                f |= MS_NODIRATIME;
+        if (st.f_flag & ST_RELATIME)
+                f |= MS_RELATIME;
+        return f;
+}
+
+/* mountinfo escapes blanks and backslashes as \ooo. */
+static void unescape(char *s) {
+        char *w = s;
+
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char) ((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else {
+                        *w++ = *r;
+                }
+        }
+        *w = '\0';
+}
+
+/* Kernels before 5.12: remount each mount read-only, top-level first (mountinfo's order).
+ * A mount hidden under another one cannot be reached by path; it is out of sight anyway. */
+static int readonly_by_remount(void) {
+        FILE *f = fopen("/proc/self/mountinfo", "re");
+        char line[8192];
+        int r = 0;
+
+        if (!f)
+                return -errno;
+        while (r == 0 && fgets(line, sizeof(line), f)) {
+                char mp[4096];
+                if (sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1)
+                        continue;
+                unescape(mp);
+                unsigned long fl = MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(mp);
+                if (mount(NULL, mp, NULL, fl, NULL) < 0 && errno != ENOENT && errno != EACCES)
+                        r = -errno;
+        }
+        fclose(f);
+        return r;
+}
+
+static int make_readonly(void) {
+        int r = set_attr("/", AT_RECURSIVE, ATTR_RDONLY, 0);
+
+        if (r == -ENOSYS)
+                r = readonly_by_remount();
+        return r;
+}
+
+/* A bind mount starts with its source's flags, read-only included: make it writable. */
+static int make_writable(const char *path) {
+        int r = set_attr(path, 0, ATTR_NOSUID | ATTR_NODEV, ATTR_RDONLY);
+
+        if (r != -ENOSYS)
+                return r;
+        unsigned long fl = (MS_REMOUNT | MS_BIND | kept_flags(path) | MS_NOSUID | MS_NODEV);
+        return mount(NULL, path, NULL, fl, NULL) < 0 ? -errno : 0;
+}
+
+static int mount_tmp(const char *spec) {
+        const unsigned long fl = MS_NOSUID | MS_NODEV;
+
+        if (strncmp(spec, "tmpfs:", 6) == 0) {
+                char data[64];
+                unsigned long long bytes = strtoull(spec + 6, NULL, 10);
+                snprintf(data, sizeof(data), "size=%llu,mode=1777", bytes);
+                return mount("tmpfs", "/tmp", "tmpfs", fl, data) < 0 ? -errno : 0;
+        }
+        if (strncmp(spec, "dev:", 4) == 0) {
+                /* The image's inode tables are holes of a sparse file, zeros already:
+                 * noinit_itable spares the kernel writing them all out again. */
+                if (mount(spec + 4, "/tmp", "ext4", fl, "noinit_itable") < 0)
+                        return -errno;
+                (void) rmdir("/tmp/lost+found"); /* mkfs made it; Lambda's /tmp is empty */
+                return 0;
+        }
+        if (strncmp(spec, "bind:", 5) == 0) {
+                if (mount(spec + 5, "/tmp", NULL, MS_BIND, NULL) < 0)
+                        return -errno;
+                return make_writable("/tmp");
+        }
+        return -EINVAL;
+}
+
+static bool in_user_namespace(void) {
+        char buf[256];
+        int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return false;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = '\0';
+        unsigned a, b, c;
+        /* The initial namespace maps everything: "0 0 4294967295". */
+        return !(sscanf(buf, "%u %u %u", &a, &b, &c) == 3 && a == 0 && b == 0 && c == 4294967295u);
+}
+
+int launch_join(const LaunchOpts *o, const char **ret_stage) {
+        int ufd, mfd;
+
+        if (!o->tmp || strncmp(o->tmp, "ns:", 3) != 0)
+                return 0;
+        if (sscanf(o->tmp + 3, "%d:%d", &ufd, &mfd) != 2 || mfd < 0) {
+                *ret_stage = "join-tmp";
+                return -EINVAL;
+        }
+        if (ufd >= 0 && setns(ufd, CLONE_NEWUSER) < 0) {
+                *ret_stage = "join-userns";
+                return -errno;
+        }
+        if (setns(mfd, CLONE_NEWNS) < 0) {
+                *ret_stage = "join-mntns";
+                return -errno;
+        }
+        if (ufd >= 0)
+                close(ufd);
+        close(mfd);
+        return 0;
+}
+
 int launch_mounts(const LaunchOpts *o, const char **ret_stage) {
-        *ret_stage = "mount";
-        return -EOPNOTSUPP;
+        bool joined = o->tmp && strncmp(o->tmp, "ns:", 3) == 0;
+        int r;
+
+        if (!joined) {
+                *ret_stage = "mount-private";
+                if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                        return -errno;
+                if (o->read_only) {
+                        *ret_stage = "mount-readonly";
+                        r = make_readonly();
+                        if (r < 0)
+                                return r;
+                }
+                if (o->tmp) {
+                        *ret_stage = "mount-tmp";
+                        r = mount_tmp(o->tmp);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (getpid() != 1)
+                return 0; /* no pid namespace: the host's /proc is the right one */
+        *ret_stage = "mount-proc";
+        if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+                /* Where the host's /proc has paths masked by other mounts (containers),
+                 * the kernel refuses a new one to a user namespace: the old one stays. */
+                if ((errno == EPERM || errno == EACCES) && in_user_namespace())
+                        return 0;
+                return -errno;
+        }
+        return 0;
 }

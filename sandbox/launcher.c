@@ -101,23 +101,35 @@ static void set_rlimits(const LaunchOpts *o) {
 /* The namespaces the options ask for; unprivileged users get them inside a user namespace
  * of their own. Return: false when no pid namespace could be made (the caller execs
  * directly and the daemon falls back to a process-group kill). */
-static bool enter_namespaces(const LaunchOpts *o) {
+static bool enter_namespaces(LaunchOpts *o) {
         int flags = 0;
 
+        /* A restart joins the namespaces the environment kept (network: none). */
+        if (o->userns_fd >= 0 && setns(o->userns_fd, CLONE_NEWUSER) < 0)
+                die("setns-user", errno);
+        if (o->netns_fd >= 0 && setns(o->netns_fd, CLONE_NEWNET) < 0)
+                die("setns-net", errno);
         if (o->pidns)
                 flags |= CLONE_NEWPID;
         if (o->tmp || o->read_only)
                 flags |= CLONE_NEWNS;
-        if (o->net_none)
+        if (o->net_none && o->netns_fd < 0)
                 flags |= CLONE_NEWNET;
         if (!flags)
                 return false;
+        if (o->userns_fd >= 0) {
+                /* Inside our own user namespace already: we hold its capabilities. */
+                if (unshare(flags) < 0)
+                        die("unshare", errno);
+                return o->pidns;
+        }
         if (unshare(flags) == 0)
                 return o->pidns;
         if (errno != EPERM)
                 die("unshare", errno);
         uid_t uid = getuid();
         gid_t gid = getgid();
+        o->own_userns = true;
         if (unshare(flags | CLONE_NEWUSER) < 0) {
                 if (flags != CLONE_NEWPID)
                         die("unshare", errno); /* asked-for isolation is never dropped */
@@ -267,6 +279,10 @@ static int parse(LaunchOpts *o, int argc, char **argv) {
                         o->seccomp_fd = atoi(v);
                 else if (strcmp(a, "--rapi-sock") == 0)
                         o->rapi_sock = atoi(v);
+                else if (strcmp(a, "--netns-fd") == 0)
+                        o->netns_fd = atoi(v);
+                else if (strcmp(a, "--userns-fd") == 0)
+                        o->userns_fd = atoi(v);
                 else
                         return -1;
         }
@@ -279,7 +295,7 @@ static int parse(LaunchOpts *o, int argc, char **argv) {
 int main(int argc, char **argv) {
         LaunchOpts o = {
                 .status_fd = -1, .pidns = true, .uid = (uid_t) -1, .gid = (gid_t) -1,
-                .seccomp_fd = -1, .rapi_sock = -1,
+                .seccomp_fd = -1, .rapi_sock = -1, .netns_fd = -1, .userns_fd = -1,
         };
         const char *stage = NULL;
 
@@ -313,6 +329,10 @@ int main(int argc, char **argv) {
         }
         if (o.rapi_sock >= 0)
                 close(o.rapi_sock);
+        if (o.netns_fd >= 0)
+                close(o.netns_fd);
+        if (o.userns_fd >= 0)
+                close(o.userns_fd);
         if (!pidns) {
                 if (o.tmp || o.read_only) {
                         int r = launch_mounts(&o, &stage);

@@ -10,6 +10,7 @@
  */
 
 #define LAUNCH_MAX_CGROUPS 8
+#define LAUNCH_MAX_ACCESS  4
 
 typedef struct LaunchOpts {
         int status_fd;
@@ -26,12 +27,22 @@ typedef struct LaunchOpts {
         int seccomp_fd;           /* --seccomp-fd N: a raw BPF program (sock_filter[]) */
         bool net_none;            /* --net-none: own network namespace, loopback only */
         int rapi_sock;            /* --rapi-sock N: send the in-namespace listener back */
+        int netns_fd;             /* --netns-fd N: join this network namespace (a restart) */
+        int userns_fd;            /* --userns-fd N: and the user namespace that owns it */
+        bool own_userns;          /* set by the launcher: it made a user namespace */
+        const char *access[LAUNCH_MAX_ACCESS]; /* --access PATH: must be readable and
+                                                * executable by the runtime's user */
+        int n_access;
+        bool dry_run;             /* --dry-run: every stage, then exit 0 instead of exec */
         char **argv;              /* BOOTSTRAP ARGS… */
 } LaunchOpts;
 
 /* launcher-mount.c: in init (pid 1) of the new mount namespace, before the runtime forks.
  * @ret_stage names the step that failed. */
 int launch_mounts(const LaunchOpts *o, const char **ret_stage);
+/* launcher-mount.c: with --tmp ns:USERFD:MNTFD, joins the namespaces a previous start of the
+ * environment made (before the new ones are unshared). 0 when there is nothing to join. */
+int launch_join(const LaunchOpts *o, const char **ret_stage);
 /* launcher-net.c: in the new network namespace: loopback up, listener on 127.0.0.1:9001 sent
  * back over o->rapi_sock. */
 int launch_network(const LaunchOpts *o, const char **ret_stage);

@@ -22,7 +22,8 @@ GONE_WITHIN_S = 2.0
 
 # A runtime that, when the event says {"action": "fork"}, starts two `sleep 1000`: one in
 # its own process group and one that escapes into a new session, as a daemonising child
-# would. Both inherit the environment, and so the marker.
+# would. Both inherit the environment, and so the marker. "fork_and_die" then exits 5
+# without answering.
 FORKER = r'''#!/usr/bin/python3
 import http.client, json, os, subprocess
 
@@ -45,10 +46,13 @@ while True:
     rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
     event = json.loads(body or b"{}")
     out = {"pid": os.getpid()}
-    if event.get("action") == "fork":
+    if event.get("action") in ("fork", "fork_and_die"):
         a = subprocess.Popen(["sleep", "1000"])
         b = subprocess.Popen(["sleep", "1000"], start_new_session=True)
         out["children"] = [a.pid, b.pid]
+    if event.get("action") == "fork_and_die":
+        print("started children", flush=True)
+        os._exit(5)
     call("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, json.dumps(out).encode())
 '''
 
@@ -89,7 +93,8 @@ class ProcessTest(unittest.TestCase):
         with open(path, "w") as f:
             f.write(FORKER)
         os.chmod(path, 0o755)
-        f = {"bootstrap": path, "timeout_s": 5}
+        # CPU share off: Python's start at 128 MB's 7 % of a core would take a second.
+        f = {"bootstrap": path, "timeout_s": 5, "sandbox": {"cpu": "off"}}
         f.update(fn)
         return self.lemu(config={"functions": {"function": f}})
 
@@ -100,11 +105,12 @@ class ProcessTest(unittest.TestCase):
     def sleepers(self, l):
         return sorted(p for p in self.function_pids(l) if cmdline(p) == [b"sleep", b"1000"])
 
-    def assert_all_gone(self, l, pids=None):
-        """Waits up to GONE_WITHIN_S for @pids (default: every marked process) to go."""
-        if pids is None:
+    def assert_all_gone(self, l, pids=None, alive=None):
+        """Waits up to GONE_WITHIN_S for @pids (default: every marked process, or what
+        @alive() returns) to go."""
+        if alive is None and pids is None:
             alive = l.leftover_pids
-        else:
+        elif alive is None:
             alive = lambda: [p for p in pids if cmdline(p) is not None]
         deadline = time.monotonic() + GONE_WITHIN_S
         while alive() and time.monotonic() < deadline:
@@ -177,20 +183,41 @@ class ProcessTest(unittest.TestCase):
         self.assertEqual(l.stop(signal.SIGTERM, timeout=5), 0)
         self.assert_all_gone(l)
 
-    def test_background_children_end_with_a_reset(self):
-        l = self.forker(timeout_s=1)
+    def test_background_children_end_with_a_crash(self):
+        l = self.forker()
+        first, _ = self.invoke(l, {})
+        status, headers, body = l.invoke(payload=b'{"action":"fork_and_die"}')
+        rid = headers["x-amzn-requestid"]
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("x-amz-function-error"), "Unhandled")
+        self.assertEqual(body.decode(), '{"errorType":"Runtime.ExitError","errorMessage":'
+                         '"RequestId: %s Error: Runtime exited with error: exit status 5"}' % rid)
+        self.assertIn("[function/function-1] started children", l.logs())
+        # The reset takes the whole environment, the escaped child too.
+        self.assert_all_gone(l, alive=lambda: self.sleepers(l))
+        headers, answer = self.invoke(l, {})
+        self.assertEqual(headers["x-lemu-cold-start"], "true")
+        self.assertEqual(headers["x-lemu-environment-id"], first["x-lemu-environment-id"])
+
+    def test_runtime_killed_while_idle(self):
+        """A runtime killed from outside between invocations (frozen or not): the next
+        invocation resets the environment and is served cold, with no process left over."""
+        l = self.forker()
         self.invoke(l, {"action": "fork"})
         children = harness.wait_for(lambda: len(self.sleepers(l)) == 2 and self.sleepers(l),
                                     what="two sleep children")
-        # Kill the runtime itself: the environment resets, and its children go with it.
         runtime = [p for p in self.function_pids(l)
                    if (cmdline(p) or [b""])[0] == b"/usr/bin/python3"]
         self.assertEqual(len(runtime), 1, [(p, cmdline(p)) for p in self.function_pids(l)])
         os.kill(runtime[0], signal.SIGKILL)
-        self.assert_all_gone(l, children)
-        headers, _ = self.invoke(l, {})
+        status, headers, body = l.invoke(payload=b"{}", timeout=10)
+        self.assertEqual(status, 200)
+        self.assertNotIn("x-amz-function-error", headers, body)
         self.assertEqual(headers["x-lemu-cold-start"], "true")
         self.assertEqual(headers["x-lemu-environment-id"], "function-1")
+        self.assert_all_gone(l, children)
+        self.assertEqual(l.stop(signal.SIGTERM, timeout=5), 0)
+        self.assert_all_gone(l)
 
     def test_background_children_end_when_lemu_is_killed(self):
         l = self.forker()

@@ -97,14 +97,14 @@ static void expect_decode_error(const char *in) {
 }
 
 static void test_base64_decode_padding_errors(void **state) {
-        expect_decode_error("Zg");     /* padding required */
-        expect_decode_error("Zg=");    /* length not a multiple of 4 */
-        expect_decode_error("Zm9vY");  /* idem */
-        expect_decode_error("Z===");   /* at most two '=' */
-        expect_decode_error("====");   /* padding only */
+        expect_decode_error("Zg");       /* padding required */
+        expect_decode_error("Zg=");      /* length not a multiple of 4 */
+        expect_decode_error("Zm9vY");    /* idem */
+        expect_decode_error("Z===");     /* at most two '=' */
+        expect_decode_error("====");     /* padding only */
         expect_decode_error("Zg==Zg=="); /* padding inside the text */
-        expect_decode_error("Zm=v");   /* data after padding */
-        expect_decode_error("Zg=A");   /* data after padding, last quantum */
+        expect_decode_error("Zm=v");     /* data after padding */
+        expect_decode_error("Zg=A");     /* data after padding, last quantum */
 }
 
 static void test_base64_decode_invalid_chars(void **state) {
@@ -166,8 +166,8 @@ static void test_utf8_overlong(void **state) {
 }
 
 static void test_utf8_surrogates(void **state) {
-        assert_false(utf8_valid(U("\xed\xa0\x80"))); /* U+D800 */
-        assert_false(utf8_valid(U("\xed\xbf\xbf"))); /* U+DFFF */
+        assert_false(utf8_valid(U("\xed\xa0\x80")));             /* U+D800 */
+        assert_false(utf8_valid(U("\xed\xbf\xbf")));             /* U+DFFF */
         assert_false(utf8_valid(U("\xed\xa0\xbd\xed\xb8\x80"))); /* CESU-8 pair */
 }
 
@@ -186,8 +186,9 @@ static void test_utf8_truncated_and_stray(void **state) {
         assert_false(utf8_valid(U("\xf0\x9f\x9a")));
         assert_false(utf8_valid(U("ok\xf0\x9f"))); /* truncated at the very end */
         assert_false(utf8_valid(U("\x80")));       /* lone continuation byte */
-        assert_false(utf8_valid(U("a\xbf" "b")));
-        assert_false(utf8_valid(U("\xc3(")));     /* lead byte then ASCII */
+        assert_false(utf8_valid(U("a\xbf"
+                                  "b")));
+        assert_false(utf8_valid(U("\xc3("))); /* lead byte then ASCII */
         assert_false(utf8_valid(U("\xe2\x28\xa1")));
         assert_false(utf8_valid(U("\xf0\x9f\x9a\x28")));
         /* The length is honoured: a valid sequence cut by @len is not valid. */

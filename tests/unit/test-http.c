@@ -30,10 +30,10 @@
 #include "buf.h"
 #include "server.h"
 
-#define FAILSAFE_MS  5000
-#define CLIENT_IO_S  3
-#define MAX_RECORDS  8
-#define MAX_RESPS    8
+#define FAILSAFE_MS 5000
+#define CLIENT_IO_S 3
+#define MAX_RECORDS 8
+#define MAX_RESPS   8
 
 /* ---- the client side (runs in its own thread) ---- */
 
@@ -150,8 +150,8 @@ static int client_read_response(Client *cl, Resp *r) {
                 return -1;
         size_t clen = 0;
         char v[32];
-        if (r->status >= 200 && r->status != 204 && head_header(&r->head, "Content-Length", v,
-                                                                 sizeof(v)))
+        if (r->status >= 200 && r->status != 204 &&
+            head_header(&r->head, "Content-Length", v, sizeof(v)))
                 clen = strtoul(v, NULL, 10);
         while (cl->in.len < clen) {
                 if (client_fill(cl) <= 0)
@@ -244,8 +244,8 @@ struct Test {
         client_fn client;
         Resp resp[MAX_RESPS];
         unsigned n_resp;
-        int rc[8];      /* per-test client return codes */
-        Buf raw;        /* raw bytes where a test wants them */
+        int rc[8]; /* per-test client return codes */
+        Buf raw;   /* raw bytes where a test wants them */
         double elapsed_ms;
 };
 
@@ -882,8 +882,7 @@ static void test_malformed_request(void **state) {
         assert_int_equal(t->n_resp, 2);
         for (int i = 0; i < 2; i++) {
                 assert_int_equal(t->resp[i].status, 400);
-                assert_true(strncmp(t->resp[i].head.data, "HTTP/1.1 400 Bad Request\r\n", 26) ==
-                            0);
+                assert_true(strncmp(t->resp[i].head.data, "HTTP/1.1 400 Bad Request\r\n", 26) == 0);
                 assert_header(&t->resp[i], "Connection", "close");
                 assert_header(&t->resp[i], "X-Amzn-ErrorType", "InvalidRequestContentException");
                 const char *prefix = "{\"Type\":\"User\",\"Message\":\"Malformed HTTP request: ";

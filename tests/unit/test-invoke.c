@@ -55,8 +55,8 @@ static void test_parse_ref_name(void **state) {
 }
 
 static void test_parse_ref_arn(void **state) {
-        expect_ref("arn:aws:lambda:us-east-1:123456789012:function:my-function", "my-function",
-                   "", "us-east-1", "123456789012");
+        expect_ref("arn:aws:lambda:us-east-1:123456789012:function:my-function", "my-function", "",
+                   "us-east-1", "123456789012");
         expect_ref("arn:aws:lambda:eu-west-3:000000000000:function:f:live", "f", "live",
                    "eu-west-3", "000000000000");
         expect_ref("arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST", "f", "$LATEST",
@@ -65,8 +65,7 @@ static void test_parse_ref_arn(void **state) {
 
 static void test_parse_ref_partial_arn(void **state) {
         expect_ref("123456789012:function:my-function", "my-function", "", "", "123456789012");
-        expect_ref("123456789012:function:my-function:v2", "my-function", "v2", "",
-                   "123456789012");
+        expect_ref("123456789012:function:my-function:v2", "my-function", "v2", "", "123456789012");
 }
 
 static void test_parse_ref_text_length(void **state) {
@@ -90,10 +89,10 @@ static void test_parse_ref_bad(void **state) {
         expect_bad_ref("bad/name");
         expect_bad_ref("bad%3Aname");
         expect_bad_ref("caf\xc3\xa9");
-        expect_bad_ref("fn:");           /* empty qualifier */
-        expect_bad_ref(":prod");         /* empty name */
-        expect_bad_ref("fn:pr.od");      /* bad qualifier character */
-        expect_bad_ref("a:b:c");         /* too many colons for a name */
+        expect_bad_ref("fn:");      /* empty qualifier */
+        expect_bad_ref(":prod");    /* empty name */
+        expect_bad_ref("fn:pr.od"); /* bad qualifier character */
+        expect_bad_ref("a:b:c");    /* too many colons for a name */
         expect_bad_ref("fn:q:r");
         expect_bad_ref("123456789012:function:fn:q:extra");
         expect_bad_ref("123456789012:layer:fn");
@@ -218,10 +217,10 @@ static void test_payload_utf8(void **state) {
 
         assert_false(valid(V("{\"a\":\"\xff\"}"), reason));
         assert_string_equal(reason, bad_utf8);
-        assert_false(valid(V("{\"a\":\"\xc0\x80\"}"), reason));        /* overlong */
-        assert_false(valid(V("{\"a\":\"\xed\xa0\x80\"}"), reason));    /* surrogate */
+        assert_false(valid(V("{\"a\":\"\xc0\x80\"}"), reason));         /* overlong */
+        assert_false(valid(V("{\"a\":\"\xed\xa0\x80\"}"), reason));     /* surrogate */
         assert_false(valid(V("{\"a\":\"\xf4\x90\x80\x80\"}"), reason)); /* > U+10FFFF */
-        assert_false(valid(V("{\"a\":\"\xe2\x82\"}"), reason));        /* truncated */
+        assert_false(valid(V("{\"a\":\"\xe2\x82\"}"), reason));         /* truncated */
         assert_string_equal(reason, bad_utf8);
 }
 

@@ -264,8 +264,7 @@ static void test_json_report(void **state) {
         cJSON *r = cJSON_GetObjectItem(j, "record");
         assert_string_equal(cJSON_GetObjectItem(r, "requestId")->valuestring, RID);
         assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring, "timeout");
-        assert_string_equal(cJSON_GetObjectItem(r, "errorType")->valuestring,
-                            "Sandbox.Timedout");
+        assert_string_equal(cJSON_GetObjectItem(r, "errorType")->valuestring, "Sandbox.Timedout");
         cJSON *m = cJSON_GetObjectItem(r, "metrics");
         assert_true(cJSON_GetObjectItem(m, "durationMs")->valuedouble == 2.35);
         assert_int_equal(cJSON_GetObjectItem(m, "billedDurationMs")->valueint, 103);

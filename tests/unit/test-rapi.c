@@ -522,8 +522,7 @@ static void runtime_lifecycle(Test *t, Client *cl) {
              "Lambda-Runtime-Invocation-Id: inv-0\r\n", "{}");
         /* 7: the answer */
         call(t, cl, "POST", P "/invocation/" ID1 "/response",
-             "Content-Type: text/plain\r\nLambda-Runtime-Invocation-Id: inv-1\r\n",
-             "result-1");
+             "Content-Type: text/plain\r\nLambda-Runtime-Invocation-Id: inv-1\r\n", "result-1");
         /* 8: a second answer; 9: an error after the answer */
         call(t, cl, "POST", P "/invocation/" ID1 "/response", NULL, "again");
         call(t, cl, "POST", P "/invocation/" ID1 "/error", NULL, "{}");
@@ -593,8 +592,7 @@ static void test_lifecycle(void **state) {
         assert_resp(t, 7, 202, ACCEPTED);
         assert_header(&t->resp[7], "Content-Type", "application/json");
         assert_resp(t, 8, 403, transition("RuntimeResponseSentState", "InvocationResponse"));
-        assert_resp(t, 9, 403,
-                    transition("RuntimeResponseSentState", "InvocationErrorResponse"));
+        assert_resp(t, 9, 403, transition("RuntimeResponseSentState", "InvocationErrorResponse"));
         assert_resp(t, 10, 403, transition("RuntimeResponseSentState", "InitError"));
 
         /* Event 2: no trace id, client context or invocation id: no such headers. */
@@ -749,9 +747,9 @@ static void runtime_two_pollers(Test *t, Client *cl) {
         if (client_connect(&other, t->rapi.address) != 0)
                 return;
         const char next[] = "GET " P "/invocation/next HTTP/1.1\r\n\r\n";
-        /* The first /next parks: the event comes 300 ms after it. */
+        /* The first /next parks: the event comes 500 ms after it. */
         client_send(&other, next, sizeof(next) - 1);
-        usleep(50000);
+        usleep(150000);
         /* The second takes its place and gets the event; the first is closed. */
         client_send(cl, next, sizeof(next) - 1);
         if (client_read_response(cl, &t->resp[t->n_resp]) == 0)
@@ -767,7 +765,7 @@ static void test_second_poller(void **state) {
 
         setup_events(t);
         t->n_events = 1;
-        t->deliver_delay_ms = 300; /* after the second poller took over */
+        t->deliver_delay_ms = 500; /* after the second poller took over */
         run(t, runtime_two_pollers);
         assert_int_equal(t->n_resp, 2);
         assert_resp(t, 0, 400, INVALID_ID);
