@@ -107,16 +107,16 @@ typedef struct Run {
         Conn *conns;
         char *request;
         size_t request_len;
-        uint64_t measure_start; /* end of warm-up */
-        uint64_t measure_end;   /* no request is sent from here on; UINT64_MAX until known */
-        uint64_t last_done;     /* completion time of the last measured request */
-        uint64_t issued;        /* measured requests sent */
-        uint64_t ok;            /* measured 2xx answers */
-        uint64_t non2xx;        /* measured non-2xx answers */
-        uint64_t io_errors;     /* measured requests lost to a broken connection */
-        uint64_t timeouts;      /* measured requests past the timeout */
-        uint64_t connect_errors;
-        uint64_t reconnects;
+        uint64_t measure_start;  /* end of warm-up */
+        uint64_t measure_end;    /* no request is sent from here on */
+        uint64_t last_done;      /* completion time of the last measured request */
+        uint64_t issued;         /* measured requests sent */
+        uint64_t ok;             /* measured 2xx answers */
+        uint64_t non2xx;         /* measured non-2xx answers */
+        uint64_t io_errors;      /* measured requests lost to a broken connection */
+        uint64_t timeouts;       /* measured requests past the timeout */
+        uint64_t connect_errors; /* failed connects in the measured window */
+        uint64_t reconnects;     /* connections closed by either side and reopened */
         uint64_t warmup_requests;
         unsigned reported;
         Hist hist;

@@ -525,6 +525,10 @@ static void env_kill(ExecEnv *env, int after) {
                         env->killing = true;
                         if (env->has_cg)
                                 cg_kill(&env->cg);
+                        /* Thaw too: the next start of this environment joins the same
+                         * cgroup, and would be frozen from its first instruction. */
+                        if (env->frozen && env->has_cg && cg_can_freeze(&env->cg))
+                                (void) cg_freeze(&env->cg, false);
                         env->frozen = false;
                         /* The launcher's death takes init and the whole pid namespace; the
                          * group kill covers hosts where no namespace could be made. */
@@ -832,10 +836,20 @@ static void completion_timeout_cb(uv_timer_t *t) {
         env_reset(env);
 }
 
+/* Max Memory Used: the environment's peak of process memory, never file cache. A single
+ * process's peak (VmHWM) catches what was freed before the answer; the cgroup's anonymous
+ * and shared memory now counts many processes without counting shared pages twice. */
 static void update_memory(ExecEnv *env) {
+        uint64_t now_bytes;
+        uint64_t kb;
+
         if (!env->proc_alive)
                 return;
-        uint64_t kb = sbx_tree_peak_kb(env->proc.pid);
+        kb = sbx_tree_max_hwm_kb(env->proc.pid);
+        if (env->has_cg && cg_memory_now(&env->cg, &now_bytes) == 0)
+                kb = MAX(kb, now_bytes / 1024);
+        else
+                kb = MAX(kb, sbx_tree_rss_kb(env->proc.pid));
         unsigned mb = (unsigned) ((kb + 1023) / 1024);
         if (mb > env->max_memory_mb)
                 env->max_memory_mb = mb;

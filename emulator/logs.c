@@ -135,8 +135,8 @@ void logs_keep(Invocation *inv, const char *line, size_t len) {
         if (inv->log.len > 0 && inv->log.len + len + 1 > 2 * LOGS_INV_KEEP) {
                 /* Keep the newest half: the tail is what callers ask for. A line longer than
                  * that half is the newest half by itself: everything before it goes. */
-                size_t drop = inv->log.len > LOGS_INV_KEEP ? inv->log.len - LOGS_INV_KEEP
-                                                           : inv->log.len;
+                size_t drop =
+                        inv->log.len > LOGS_INV_KEEP ? inv->log.len - LOGS_INV_KEEP : inv->log.len;
                 const char *nl = memchr(inv->log.data + drop, '\n', inv->log.len - drop);
                 if (nl)
                         drop = (size_t) (nl - inv->log.data) + 1;

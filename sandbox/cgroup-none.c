@@ -16,8 +16,13 @@ static int none_oom_kills(Cgroup *cg, uint64_t *ret) {
         return -EOPNOTSUPP;
 }
 
+static int none_memory_now(Cgroup *cg, uint64_t *ret) {
+        return -EOPNOTSUPP;
+}
+
 const CgroupOps cg_none_ops = {
         .name = "none",
         .set_limits = none_set_limits,
         .oom_kills = none_oom_kills,
+        .memory_now = none_memory_now,
 };

@@ -48,8 +48,22 @@ static int v1_oom_kills(Cgroup *cg, uint64_t *ret) {
         return cg__read_key(cg->memory, "memory.oom_control", "oom_kill", ret);
 }
 
+static int v1_memory_now(Cgroup *cg, uint64_t *ret) {
+        uint64_t rss = 0, shmem = 0;
+
+        if (!cg->memory)
+                return -EOPNOTSUPP;
+        int r = cg__read_key(cg->memory, "memory.stat", "total_rss", &rss);
+        if (r < 0)
+                return r;
+        (void) cg__read_key(cg->memory, "memory.stat", "total_shmem", &shmem);
+        *ret = rss + shmem;
+        return 0;
+}
+
 const CgroupOps cg_v1_ops = {
         .name = "v1",
         .set_limits = v1_set_limits,
         .oom_kills = v1_oom_kills,
+        .memory_now = v1_memory_now,
 };

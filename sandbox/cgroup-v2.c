@@ -43,8 +43,22 @@ static int v2_oom_kills(Cgroup *cg, uint64_t *ret) {
         return cg__read_key(cg->memory, "memory.events", "oom_kill", ret);
 }
 
+static int v2_memory_now(Cgroup *cg, uint64_t *ret) {
+        uint64_t anon = 0, shmem = 0;
+
+        if (!cg->memory)
+                return -EOPNOTSUPP;
+        int r = cg__read_key(cg->memory, "memory.stat", "anon", &anon);
+        if (r < 0)
+                return r;
+        (void) cg__read_key(cg->memory, "memory.stat", "shmem", &shmem);
+        *ret = anon + shmem;
+        return 0;
+}
+
 const CgroupOps cg_v2_ops = {
         .name = "v2",
         .set_limits = v2_set_limits,
         .oom_kills = v2_oom_kills,
+        .memory_now = v2_memory_now,
 };

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "procmem.h"
 #include "xalloc.h"
 
 int cg__write(const char *dir, const char *file, const char *value) {
@@ -71,29 +72,6 @@ static bool file_exists(const char *dir, const char *file) {
         return access(path, F_OK) == 0;
 }
 
-static unsigned long long start_time_of(pid_t pid) {
-        char path[64], buf[1024];
-
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        if (!p)
-                return 0;
-        /* Field 22 (starttime); after ')' come fields 3.. */
-        int field = 2; /* p is at the end of field 2 */
-        for (p++; *p && field < 22; p++)
-                if (*p == ' ')
-                        field++;
-        return strtoull(p, NULL, 10);
-}
-
 /* Removes a dead lemu's directories: kill what is left, then rmdir children and itself. */
 static void remove_tree(const char *dir) {
         DIR *d = opendir(dir);
@@ -124,7 +102,7 @@ static void clean_stale(const char *parent) {
                 unsigned long long st;
                 if (sscanf(de->d_name, "lemu-%d-%llu", &pid, &st) != 2)
                         continue;
-                if (start_time_of(pid) == st)
+                if (sbx_start_time_of(pid) == st)
                         continue; /* its lemu is alive */
                 char *dir = xasprintf("%s/%s", parent, de->d_name);
                 remove_tree(dir);
@@ -264,7 +242,7 @@ static char *v1_instance(CgHost *h, const char *mount, const char *rel, int *err
 }
 
 int cg_host_init(CgHost *h, const char *root) {
-        unsigned long long st = start_time_of(getpid());
+        unsigned long long st = sbx_start_time_of(getpid());
         int err = 0;
 
         memset(h, 0, sizeof(*h));
@@ -480,4 +458,10 @@ int cg_destroy(Cgroup *cg) {
                 *dirs[i] = NULL;
         }
         return r;
+}
+
+int cg_memory_now(Cgroup *cg, uint64_t *ret) {
+        if (!cg->host || !cg->memory)
+                return -EOPNOTSUPP;
+        return cg->host->ops->memory_now(cg, ret);
 }

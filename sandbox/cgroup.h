@@ -38,6 +38,8 @@ typedef struct CgroupOps {
         int (*set_limits)(Cgroup *cg, const CgLimits *l);
         /* The number of OOM kills in this cgroup so far. */
         int (*oom_kills)(Cgroup *cg, uint64_t *ret);
+        /* Process memory now (anonymous + shmem; never file cache), in bytes. */
+        int (*memory_now)(Cgroup *cg, uint64_t *ret);
 } CgroupOps;
 
 /* What the host offers, detected once. */
@@ -82,6 +84,8 @@ void cg_kill(Cgroup *cg);
 bool cg_oom_fired(Cgroup *cg);
 /* Lists the pids of the cgroup into @out. Return: how many, or -errno. */
 int cg_pids(const Cgroup *cg, pid_t *out, int max);
+/* cg_memory_now() - the cgroup's process memory now, bytes. Return: 0 or -errno. */
+int cg_memory_now(Cgroup *cg, uint64_t *ret);
 /* cg_destroy() - removes the dirs. Return: 0, or -EBUSY while processes remain (retry). */
 int cg_destroy(Cgroup *cg);
 

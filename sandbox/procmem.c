@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "procmem.h"
 
 static ssize_t read_small(const char *path, char *buf, size_t n) {
@@ -89,4 +90,31 @@ uint64_t sbx_tree_rss_kb(pid_t root) {
         for (int i = 0; i < n; i++)
                 total += status_kb(pids[i], "VmRSS:");
         return total;
+}
+
+unsigned long long sbx_start_time_of(pid_t pid) {
+        char path[64], buf[1024];
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        if (read_small(path, buf, sizeof(buf)) <= 0)
+                return 0;
+        char *p = strrchr(buf, ')');
+        if (!p)
+                return 0;
+        /* Field 22 (starttime); p is at the end of field 2. */
+        int field = 2;
+        for (p++; *p && field < 22; p++)
+                if (*p == ' ')
+                        field++;
+        return strtoull(p, NULL, 10);
+}
+
+uint64_t sbx_tree_max_hwm_kb(pid_t root) {
+        pid_t pids[1024];
+        uint64_t best = 0;
+        int n = sbx_tree_pids(root, pids, 1024);
+
+        for (int i = 0; i < n; i++)
+                best = MAX(best, peak_of(pids[i]));
+        return best;
 }

@@ -4,6 +4,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* sbx_tree_max_hwm_kb() - the largest single peak (VmHWM) in the tree, KiB. */
+uint64_t sbx_tree_max_hwm_kb(pid_t root);
+
 /*
  * sbx_tree_peak_kb() - the peak resident memory of a process tree, in KiB: the sum over
  * @root and its descendants of each process's peak RSS (VmHWM). Process memory only, never
@@ -16,3 +19,8 @@ uint64_t sbx_tree_peak_kb(pid_t root);
 uint64_t sbx_tree_rss_kb(pid_t root);
 /* sbx_tree_pids() - @root and its descendants, parents first. Return: how many. */
 int sbx_tree_pids(pid_t root, pid_t *out, int max);
+
+/* sbx_start_time_of() - @pid's start time (field 22 of /proc/PID/stat, in clock ticks since
+ * boot), which with the pid names a process uniquely: "lemu-<pid>-<starttime>" folders and
+ * cgroups belong to a live lemu only while both match. Return: 0 when @pid is gone. */
+unsigned long long sbx_start_time_of(pid_t pid);

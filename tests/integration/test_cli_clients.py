@@ -321,7 +321,7 @@ class Boto3Test(unittest.TestCase):
             lambda: client.invoke(FunctionName="function", Payload=b'{"second":true}'),
             "TooManyRequestsException", 429, "Rate Exceeded.")
         self.assertEqual(r["Reason"], "ReservedFunctionConcurrentInvocationLimitExceeded")
-        self.assertEqual(r["Error"]["Type"], "User")
+        self.assertEqual(r["Type"], "User")
         t.join(30)
         self.assertFalse(t.is_alive(), "the first invocation did not end")
         self.assertNotIn("error", first)

@@ -104,6 +104,10 @@ while True:
         continue
     elif action == "print":
         print("probe says %s" % event.get("text"), flush=True)
+    elif action == "exit_after_response":
+        # Answers, then dies before asking for the next event.
+        call("POST", RT + "/invocation/%s/response" % rid, b'{"bye":true}')
+        os._exit(4)
     out = json.dumps({"request_id": rid, "count": count, "seen": seen}).encode()
     last_post = short(call("POST", RT + "/invocation/%s/response" % rid, out,
                            {"Content-Type": "application/json"}))
@@ -404,6 +408,22 @@ class RawRuntime(RuntimeApiTest):
         _, answer = self.report(l)
         self.assertEqual(answer["seen"]["last_post"],
                          {"status": 202, "body": '{"status":"OK"}\n'})
+
+    def test_exit_after_response(self):
+        """A runtime that answers and then exits: the caller has its answer, and the
+        exit belongs to no later invocation, which is served by a fresh init."""
+        l, _ = self.probe()
+        for _ in range(3):
+            status, headers, body = l.invoke(payload=b'{"action":"exit_after_response"}')
+            self.assertEqual(status, 200)
+            self.assertNotIn("x-amz-function-error", headers, body)
+            self.assertEqual(body, b'{"bye":true}')
+            # Sent at once, while the runtime may still be exiting.
+            headers, answer = self.report(l)
+            self.assertEqual(headers["x-lemu-cold-start"], "true")
+            self.assertEqual(headers["x-lemu-environment-id"], "function-1")
+            self.assertEqual(answer["count"], 1)
+            self.assertLess(float(headers["x-lemu-duration-ms"]), 3000)
 
     def test_function_environment(self):
         l, code_dir = self.probe(

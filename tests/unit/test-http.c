@@ -455,7 +455,7 @@ static void run(Test *t, client_fn client) {
         assert_int_equal(t->server.n_conns, 0);
 }
 
-/* Reads the next response into t->resp; records -1 in rc[slot] on failure. */
+/* Reads the next response into t->resp; a missing one shows as a lower t->n_resp. */
 static void read_resp(Test *t, Client *cl) {
         if (t->n_resp >= MAX_RESPS)
                 return;
