@@ -24,5 +24,6 @@ void list_push_front(ListNode *h, ListNode *n);
 void list_unlink(ListNode *n);
 
 #define LIST_FOREACH(it, head) for ((it) = (head)->next; (it) != (head); (it) = (it)->next)
-#define LIST_FOREACH_SAFE(it, tmp, head)                                                           \
-        for ((it) = (head)->next, (tmp) = (it)->next; (it) != (head); (it) = (tmp), (tmp) = (it)->next)
+#define LIST_FOREACH_SAFE(it, tmp, head)                              \
+        for ((it) = (head)->next, (tmp) = (it)->next; (it) != (head); \
+             (it) = (tmp), (tmp) = (it)->next)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define container_of(ptr, type, member) ((type *) ((char *) (ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *) ((char *) (ptr) -offsetof(type, member)))
 #define ARRAY_SIZE(a)                   (sizeof(a) / sizeof((a)[0]))
 #define _cleanup_(f)                    __attribute__((cleanup(f)))
 #define _printf_(a, b)                  __attribute__((format(printf, a, b)))
@@ -18,12 +18,12 @@
 #endif
 
 /* Hands ownership on: returns *p and clears it, so a _cleanup_ variable no longer frees it. */
-#define steal_ptr(p)                                                                               \
-        ({                                                                                         \
-                __typeof__(p) *_pp = &(p);                                                         \
-                __typeof__(p) _v = *_pp;                                                           \
-                *_pp = NULL;                                                                       \
-                _v;                                                                                \
+#define steal_ptr(p)                       \
+        ({                                 \
+                __typeof__(p) *_pp = &(p); \
+                __typeof__(p) _v = *_pp;   \
+                *_pp = NULL;               \
+                _v;                        \
         })
 
 static inline void freep(void *p) {

@@ -41,7 +41,7 @@ typedef struct Opts {
         size_t n_flags;
         char **functions; /* NAME=BOOTSTRAP */
         size_t n_functions;
-        char **rest;      /* BOOTSTRAP ARGS… */
+        char **rest; /* BOOTSTRAP ARGS… */
         int n_rest;
         bool help;
         bool check_leaks;
@@ -115,13 +115,13 @@ static int parse_opts(Opts *o, int argc, char **argv, int start) {
                         o->check_leaks = true;
                         continue;
                 }
-#define TAKE_VALUE()                                                                               \
-        do {                                                                                       \
-                if (!value) {                                                                      \
-                        if (i + 1 >= argc)                                                         \
-                                return usage_error("option '--%s' needs a value", name);           \
-                        value = argv[++i];                                                         \
-                }                                                                                  \
+#define TAKE_VALUE()                                                                     \
+        do {                                                                             \
+                if (!value) {                                                            \
+                        if (i + 1 >= argc)                                               \
+                                return usage_error("option '--%s' needs a value", name); \
+                        value = argv[++i];                                               \
+                }                                                                        \
         } while (0)
                 if (strcmp(name, "config") == 0) {
                         TAKE_VALUE();
@@ -142,7 +142,8 @@ static int parse_opts(Opts *o, int argc, char **argv, int start) {
                                         value);
                 } else if (strcmp(name, "function") == 0) {
                         TAKE_VALUE();
-                        o->functions = xrealloc(o->functions, (o->n_functions + 1) * sizeof(char *));
+                        o->functions =
+                                xrealloc(o->functions, (o->n_functions + 1) * sizeof(char *));
                         o->functions[o->n_functions++] = (char *) value;
                 } else if (strcmp(name, "template") == 0 || strcmp(name, "watch") == 0) {
                         return usage_error("option '--%s' is not available in this build yet",

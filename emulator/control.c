@@ -66,11 +66,15 @@ static cJSON *function_json(Function *fn) {
 
 static const char *public_state(ExecEnv *env) {
         switch (env->state) {
-        case ENV_INITIALIZING: return "initializing";
-        case ENV_BUSY: return "busy";
+        case ENV_INITIALIZING:
+                return "initializing";
+        case ENV_BUSY:
+                return "busy";
         case ENV_STOPPING:
-        case ENV_SHUTTING_DOWN: return "shutting_down";
-        default: return "idle";
+        case ENV_SHUTTING_DOWN:
+                return "shutting_down";
+        default:
+                return "idle";
         }
 }
 
@@ -79,7 +83,7 @@ static cJSON *environments_json(Function *fn) {
         cJSON *arr = cJSON_AddArrayToObject(o, "environments");
         ListNode *it;
 
-        LIST_FOREACH(it, &fn->envs) {
+        LIST_FOREACH (it, &fn->envs) {
                 ExecEnv *env = container_of(it, ExecEnv, link);
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddStringToObject(e, "id", env->name);

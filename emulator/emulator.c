@@ -391,8 +391,8 @@ int emu_listen(Emulator *e, const char *addr) {
         if (ss.ss_family == AF_INET6)
                 e->listen_url = xasprintf("http://[%s]:%d", host, port);
         else
-                e->listen_url = xasprintf("http://%s:%d", strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host,
-                                          port);
+                e->listen_url = xasprintf("http://%s:%d",
+                                          strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : host, port);
         return 0;
 }
 
@@ -453,8 +453,7 @@ static void end_environments(Emulator *e) {
                                 env->inv->caller = NULL;
                                 c->data = NULL;
                                 invoke_service_error(c, 500, "ServiceException",
-                                                     "lemu is shutting down",
-                                                     env->inv->request_id);
+                                                     "lemu is shutting down", env->inv->request_id);
                         }
                         env_shutdown(env);
                 }
@@ -495,8 +494,8 @@ void emu_shutdown(Emulator *e) {
                 end_environments(e);
                 return;
         }
-        uv_timer_start(&e->grace_timer, grace_over,
-                       (uint64_t) (e->cfg->shutdown_grace_s * 1000), 0);
+        uv_timer_start(&e->grace_timer, grace_over, (uint64_t) (e->cfg->shutdown_grace_s * 1000),
+                       0);
 }
 
 static void on_signal(uv_signal_t *s, int signum) {

@@ -43,10 +43,10 @@ typedef enum InvokeType {
 /* How an invocation ended, as records and metrics name it. */
 typedef enum InvStatus {
         INV_SUCCESS,
-        INV_ERROR,     /* the function reported an error (/error) or misbehaved */
+        INV_ERROR, /* the function reported an error (/error) or misbehaved */
         INV_TIMEOUT,
         INV_THROTTLED,
-        INV_FAILURE,   /* the platform failed it: crash, init failure, shutdown */
+        INV_FAILURE, /* the platform failed it: crash, init failure, shutdown */
         _INV_STATUS_MAX,
         _INV_STATUS_INVALID = -22,
 } InvStatus;
@@ -56,30 +56,30 @@ typedef void (*invocation_done_cb)(Invocation *inv, void *userdata);
 struct Invocation {
         Emulator *emu;
         Function *fn;
-        ListNode link;          /* async queue or env's list */
+        ListNode link; /* async queue or env's list */
         char request_id[37];
         char invocation_id[37]; /* per-delivery nonce */
         InvokeType type;
-        char *qualifier;        /* "$LATEST" or alias name used by the caller */
+        char *qualifier; /* "$LATEST" or alias name used by the caller */
         char *invoked_arn;
         Buf payload;
-        char *client_context;   /* decoded, or NULL */
+        char *client_context; /* decoded, or NULL */
         char *trace_id;
         bool log_tail;
-        unsigned attempt;       /* async: 1, 2, 3 */
-        int64_t accepted_ms;    /* wall clock when accepted (event age) */
+        unsigned attempt;    /* async: 1, 2, 3 */
+        int64_t accepted_ms; /* wall clock when accepted (event age) */
 
         /* the caller */
-        HttpConn *caller;       /* synchronous HTTP caller, NULL once gone */
+        HttpConn *caller; /* synchronous HTTP caller, NULL once gone */
         invocation_done_cb done_cb;
         void *done_data;
         unsigned done_data_index;
 
         /* the run */
         ExecEnv *env;
-        uv_timer_t timer;       /* function timeout, or async retry delay */
+        uv_timer_t timer; /* function timeout, or async retry delay */
         bool timer_init;
-        uint64_t start_ns;      /* event handed over (or suppressed init began) */
+        uint64_t start_ns; /* event handed over (or suppressed init began) */
         int64_t deadline_ms;
         RapiEvent event;
         bool cold;
@@ -87,24 +87,24 @@ struct Invocation {
         double init_ms;
         double duration_ms;
         unsigned max_memory_mb;
-        Buf log;                /* this invocation's log, bounded (for Tail and records) */
+        Buf log; /* this invocation's log, bounded (for Tail and records) */
         bool log_truncated;
 
         /* the outcome */
         bool finished;
         InvStatus status;
-        bool function_error;    /* X-Amz-Function-Error: Unhandled */
+        bool function_error; /* X-Amz-Function-Error: Unhandled */
         char error_type[128];
-        Buf result;             /* body returned to the caller */
+        Buf result; /* body returned to the caller */
         char content_type[128];
-        int http_status;        /* 200 normally; a service error's status otherwise */
-        char *service_error;    /* X-Amzn-ErrorType of a service error */
+        int http_status;     /* 200 normally; a service error's status otherwise */
+        char *service_error; /* X-Amzn-ErrorType of a service error */
         char *throttle_reason;
 };
 
 typedef enum EnvState {
-        ENV_COLD,          /* no processes: a new or reset environment */
-        ENV_INITIALIZING,  /* processes started, waiting for the first /next */
+        ENV_COLD,         /* no processes: a new or reset environment */
+        ENV_INITIALIZING, /* processes started, waiting for the first /next */
         ENV_IDLE,
         ENV_BUSY,
         ENV_STOPPING,      /* killed, waiting for the exit */
@@ -127,17 +127,17 @@ struct ExecEnv {
 
         uv_process_t proc;
         uv_pipe_t out, err, status;
-        unsigned open_handles;  /* proc + pipes not yet closed */
+        unsigned open_handles; /* proc + pipes not yet closed */
         bool proc_alive;
-        bool killing;           /* we sent SIGKILL */
-        int after_exit;         /* what follows the exit (env.c) */
+        bool killing;            /* we sent SIGKILL */
+        int after_exit;          /* what follows the exit (env.c) */
         int init_attempt_status; /* how the last init ended, for the caller */
         int exit_status, term_signal;
         Buf status_msg;         /* the launcher's "<stage> <errno>" */
         Buf out_line, err_line; /* partial lines */
 
-        uv_timer_t timer;       /* init timeout, or idle timeout */
-        Invocation *inv;        /* the invocation it serves */
+        uv_timer_t timer; /* init timeout, or idle timeout */
+        Invocation *inv;  /* the invocation it serves */
         uint64_t init_start_ns;
         double init_ms;
         bool init_phase_invoke; /* a suppressed init, under the invocation's timeout */
@@ -150,12 +150,12 @@ struct ExecEnv {
         unsigned max_memory_mb;
         uint64_t last_used_ns;
         bool closing;
-        bool retire;            /* recycle: end after the current invocation */
-        Cgroup cg;              /* memory, pids, cpu limits; freeze */
+        bool retire; /* recycle: end after the current invocation */
+        Cgroup cg;   /* memory, pids, cpu limits; freeze */
         bool has_cg;
         bool frozen;
-        bool rss_oom;           /* the RSS watchdog killed it (no memory cgroup) */
-        uv_poll_t handoff;      /* network: none — the launcher's listener hand-off */
+        bool rss_oom;      /* the RSS watchdog killed it (no memory cgroup) */
+        uv_poll_t handoff; /* network: none — the launcher's listener hand-off */
         int handoff_fd;
         int netns_fd, userns_fd; /* the environment's own namespaces, kept across resets */
 };
@@ -164,13 +164,13 @@ struct Function {
         Emulator *emu;
         FunctionConfig *cfg;
         char *arn;
-        char **env_base;        /* KEY=VALUE strings shared by every environment */
+        char **env_base; /* KEY=VALUE strings shared by every environment */
         size_t n_env_base;
         char *log_stream_prefix;
         ListNode envs;
         ListNode idle;
-        ListNode queue;         /* async invocations waiting */
-        ListNode retrying;      /* async invocations waiting out a retry delay */
+        ListNode queue;    /* async invocations waiting */
+        ListNode retrying; /* async invocations waiting out a retry delay */
         unsigned n_queued;
         unsigned next_env_id;
         unsigned inflight;
@@ -191,24 +191,24 @@ struct Emulator {
         Logs logs;
         char *launcher_path;
         char *listen_url;
-        unsigned inflight;      /* synchronous + async invocations running */
+        unsigned inflight; /* synchronous + async invocations running */
         unsigned unreserved_inflight;
         unsigned reserved_total; /* sum of reserved_concurrency */
         unsigned sync_waiting;   /* synchronous callers not yet answered */
         uv_timer_t retry_timer;
         CgHost cg;
-        FilterCache filters;    /* seccomp programs (sealed memfds), built once */
-        uv_timer_t watchdog;    /* RSS watchdog where no memory cgroup limits */
+        FilterCache filters; /* seccomp programs (sealed memfds), built once */
+        uv_timer_t watchdog; /* RSS watchdog where no memory cgroup limits */
         bool watchdog_on;
         bool rapi_isolation_unknown; /* sock_diag unavailable: peers not checked */
-        ListNode dead_cgroups;  /* cgroups still emptying after their environment ended */
+        ListNode dead_cgroups;       /* cgroups still emptying after their environment ended */
         uv_timer_t cg_reaper;
         uv_signal_t sigint, sigterm;
         uv_timer_t grace_timer;
         bool shutting_down;
-        bool ending;            /* environments are being ended */
+        bool ending; /* environments are being ended */
         bool stopped;
-        bool is_rie;            /* the aws-lambda-rie drop-in */
+        bool is_rie;             /* the aws-lambda-rie drop-in */
         char *rie_function_name; /* AWS_LAMBDA_FUNCTION_NAME seen by the runtime (RIE) */
         bool pass_host_env;
         void (*on_stopped)(Emulator *e);

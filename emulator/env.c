@@ -187,15 +187,24 @@ static void close_process_handles(ExecEnv *env) {
 
 static const char *signal_text(int sig) {
         switch (sig) {
-        case SIGKILL: return "killed";
-        case SIGSEGV: return "segmentation fault";
-        case SIGABRT: return "aborted";
-        case SIGTERM: return "terminated";
-        case SIGBUS: return "bus error";
-        case SIGILL: return "illegal instruction";
-        case SIGFPE: return "floating point exception";
-        case SIGINT: return "interrupt";
-        default: return strsignal(sig);
+        case SIGKILL:
+                return "killed";
+        case SIGSEGV:
+                return "segmentation fault";
+        case SIGABRT:
+                return "aborted";
+        case SIGTERM:
+                return "terminated";
+        case SIGBUS:
+                return "bus error";
+        case SIGILL:
+                return "illegal instruction";
+        case SIGFPE:
+                return "floating point exception";
+        case SIGINT:
+                return "interrupt";
+        default:
+                return strsignal(sig);
         }
 }
 
@@ -224,8 +233,9 @@ static bool launcher_failure(ExecEnv *env, char *out, size_t n) {
 
 static void fail_invocation(Invocation *inv, InvStatus status, const char *type, const char *msg) {
         buf_reset(&inv->result);
-        buf_printf(&inv->result, "{\"errorType\":\"%s\",\"errorMessage\":\"RequestId: %s Error: ",
-                   type, inv->request_id);
+        buf_printf(&inv->result,
+                   "{\"errorType\":\"%s\",\"errorMessage\":\"RequestId: %s Error: ", type,
+                   inv->request_id);
         for (const char *p = msg; *p; p++) {
                 if (*p == '"' || *p == '\\')
                         buf_append(&inv->result, "\\", 1);
@@ -296,11 +306,13 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
                  * does what init_failed() decides. */
                 env->killing = true;
                 close_process_handles(env);
-                init_failed(env, "error", env->init_error_type[0] ? env->init_error_type
-                                                                   : exit_type);
+                init_failed(env, "error",
+                            env->init_error_type[0] ? env->init_error_type : exit_type);
                 return;
         case ENV_BUSY:
-                if (env->inv) {
+                /* Only an invocation the runtime was given fails: one that waits for the
+                 * runtime's next /next (it exited after answering) gets a fresh init. */
+                if (env->inv && env->inv->event.request_id) {
                         Invocation *inv = env->inv;
                         char note[512];
                         snprintf(note, sizeof(note), "RequestId: %s Error: %s", inv->request_id,
@@ -368,8 +380,9 @@ static void handoff_ready(uv_poll_t *p, int status, int events) {
         char byte;
         struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
         char ctl[CMSG_SPACE(sizeof(int) * 3)];
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                              .msg_controllen = sizeof(ctl) };
+        struct msghdr msg = {
+                .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)
+        };
 
         ssize_t r = status < 0 ? -1 : recvmsg(env->handoff_fd, &msg, MSG_CMSG_CLOEXEC);
         if (r < 0 && errno == EAGAIN)
@@ -379,8 +392,8 @@ static void handoff_ready(uv_poll_t *p, int status, int events) {
                 int fds[3] = { -1, -1, -1 };
                 size_t nf = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
                 memcpy(fds, CMSG_DATA(c), MIN(nf, 3) * sizeof(int));
-                if (fds[0] >= 0 && rapi_attach(&env->rapi, env->emu->loop, &env->emu->rapi_limits,
-                                               fds[0]) < 0)
+                if (fds[0] >= 0 &&
+                    rapi_attach(&env->rapi, env->emu->loop, &env->emu->rapi_limits, fds[0]) < 0)
                         fds[0] = -1;
                 env->netns_fd = fds[1];
                 env->userns_fd = fds[2];
@@ -411,14 +424,14 @@ static int spawn(ExecEnv *env) {
         int handoff[2] = { -1, -1 };
         bool net_none = strcmp(fc->sandbox.network, "none") == 0;
 /* Passes @fd to the launcher as its descriptor number nstdio (UV_INHERIT_FD dup2s it). */
-#define PASS_FD(flag, descr)                                                                        \
-        do {                                                                                       \
-                stdio[nstdio].flags = UV_INHERIT_FD;                                               \
-                stdio[nstdio].data.fd = (descr);                                                   \
-                snprintf(slots[nstdio - 4], sizeof(slots[0]), "%u", nstdio);                       \
-                argv[n++] = (flag);                                                                \
-                argv[n++] = slots[nstdio - 4];                                                     \
-                nstdio++;                                                                          \
+#define PASS_FD(flag, descr)                                                 \
+        do {                                                                 \
+                stdio[nstdio].flags = UV_INHERIT_FD;                         \
+                stdio[nstdio].data.fd = (descr);                             \
+                snprintf(slots[nstdio - 4], sizeof(slots[0]), "%u", nstdio); \
+                argv[n++] = (flag);                                          \
+                argv[n++] = slots[nstdio - 4];                               \
+                nstdio++;                                                    \
         } while (0)
 
         snprintf(parent, sizeof(parent), "%d", (int) getpid());
@@ -904,7 +917,8 @@ static void on_result(Rapi *r, RapiResult *res) {
                 if (inv->result.len == 0)
                         buf_printf(&inv->result, "{\"errorType\":\"%s\",\"errorMessage\":\"\"}",
                                    res->error_type);
-                else if (strcmp(res->content_type, "application/vnd.aws.lambda.error.cause+json") == 0)
+                else if (strcmp(res->content_type, "application/vnd.aws.lambda.error.cause+json") ==
+                         0)
                         strip_error_cause(&inv->result);
                 snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
                 snprintf(inv->error_type, sizeof(inv->error_type), "%s", res->error_type);
@@ -918,9 +932,10 @@ static void on_result(Rapi *r, RapiResult *res) {
                          "Response payload size (%llu bytes) exceeded maximum allowed payload "
                          "size (%u bytes).",
                          (unsigned long long) res->body_bytes, RAPI_MAX_RESPONSE);
-                buf_printf(&inv->result,
-                           "{\"errorType\":\"Function.ResponseSizeTooLarge\",\"errorMessage\":\"%s\"}",
-                           msg);
+                buf_printf(
+                        &inv->result,
+                        "{\"errorType\":\"Function.ResponseSizeTooLarge\",\"errorMessage\":\"%s\"}",
+                        msg);
                 snprintf(inv->error_type, sizeof(inv->error_type), "Function.ResponseSizeTooLarge");
                 snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
                 inv->status = INV_ERROR;
@@ -991,7 +1006,9 @@ static bool on_admit(Rapi *r, HttpConn *c) {
                         return true;
         char note[256];
         snprintf(note, sizeof(note),
-                 "lemu: closed a Runtime API connection from a process outside %s (inode %llu, %d pids)\n", env->name, (unsigned long long) inode, n);
+                 "lemu: closed a Runtime API connection from a process outside %s (inode %llu, %d "
+                 "pids)\n",
+                 env->name, (unsigned long long) inode, n);
         logs_write(&env->emu->logs, note, strlen(note));
         return false;
 }
@@ -1035,8 +1052,7 @@ ExecEnv *env_new(Function *fn) {
                                         ? (uint64_t) fc->memory_mb * 1024 * 1024
                                         : 0,
                 .pids = fc->sandbox.pids,
-                .cpus = strcmp(fc->sandbox.cpu, "proportional") == 0 ? fc->memory_mb / 1769.0
-                                                                     : 0,
+                .cpus = strcmp(fc->sandbox.cpu, "proportional") == 0 ? fc->memory_mb / 1769.0 : 0,
         };
         if (host->version != CG_NONE || host->unified) {
                 int cr = cg_create(&env->cg, host, env->name, &lim);
@@ -1056,8 +1072,7 @@ ExecEnv *env_new(Function *fn) {
         if (strcmp(fc->sandbox.network, "none") == 0)
                 rapi_init_unbound(&env->rapi, &env_rapi_ops, env);
         else
-                r = rapi_init(&env->rapi, fn->emu->loop, &env_rapi_ops, &fn->emu->rapi_limits,
-                              env);
+                r = rapi_init(&env->rapi, fn->emu->loop, &env_rapi_ops, &fn->emu->rapi_limits, env);
         if (r < 0) {
                 env->closing = true;
                 uv_close((uv_handle_t *) &env->timer, timer_closed);

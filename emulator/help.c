@@ -13,15 +13,18 @@ static const char general[] =
         "  lemu run [OPTIONS] BOOTSTRAP [ARGS...]   invoke a function once (or --repeat N times)\n"
         "  lemu serve [OPTIONS] [BOOTSTRAP [ARGS...]]\n"
         "                                        serve the Lambda Invoke API for many functions\n"
-        "  lemu invoke [--endpoint URL] FUNCTION [--event JSON|@FILE|-] [--type T] [--log-type Tail]\n"
+        "  lemu invoke [--endpoint URL] FUNCTION [--event JSON|@FILE|-] [--type T] [--log-type "
+        "Tail]\n"
         "  lemu validate FILE [--dump-config]     check a config file\n"
         "  lemu help [TOPIC]                      topics: run serve invoke validate config\n"
         "                                         control-api faults scenario rie\n"
         "  lemu --version\n"
         "\n"
         "Functions are custom runtimes: an executable 'bootstrap' speaking the Lambda Runtime API\n"
-        "(Go, Rust, C, a shell script, aws-lambda-ric for Node, a Python loop). lemu runs each in a\n"
-        "sandboxed process with Lambda's timeout, descriptor limit and lifecycle: cold starts, warm\n"
+        "(Go, Rust, C, a shell script, aws-lambda-ric for Node, a Python loop). lemu runs each in "
+        "a\n"
+        "sandboxed process with Lambda's timeout, descriptor limit and lifecycle: cold starts, "
+        "warm\n"
         "reuse, resets after timeouts and crashes, INIT_START/START/END/REPORT log lines.\n"
         "\n"
         "Exit codes: 0 ok; 1 a function error; 2 usage, config or start-up error; 3 a check found\n"
@@ -29,7 +32,8 @@ static const char general[] =
         "\n"
         "Every config key has a flag (see 'lemu help config'): --memory 256, --timeout 3,\n"
         "--init-timeout 10, --reuse cold (or --cold), --env K=V, --env-file FILE, --seed N,\n"
-        "--log-format json. Precedence: flag > LEMU_* environment variable > config file > default.\n";
+        "--log-format json. Precedence: flag > LEMU_* environment variable > config file > "
+        "default.\n";
 
 static const char run_help[] =
         "Usage: lemu run [OPTIONS] BOOTSTRAP [ARGS...]\n"
@@ -55,8 +59,10 @@ static const char serve_help[] =
         "Usage: lemu serve [--config FILE] [--listen ADDR] [--function NAME=BOOTSTRAP ...]\n"
         "                  [OPTIONS] [BOOTSTRAP [ARGS...]]\n"
         "\n"
-        "Serves the Lambda Invoke API (and lemu's control API under /_lemu/) for every function of\n"
-        "the config, each --function, and BOOTSTRAP as the function named 'function'. When ready it\n"
+        "Serves the Lambda Invoke API (and lemu's control API under /_lemu/) for every function "
+        "of\n"
+        "the config, each --function, and BOOTSTRAP as the function named 'function'. When ready "
+        "it\n"
         "prints one line 'listening on http://HOST:PORT' to stdout; logs go to stderr.\n"
         "--listen 127.0.0.1:0 picks a free port. SIGINT/SIGTERM: stop accepting, give callers\n"
         "shutdown_grace_s, end every environment, exit 0; a second signal stops at once.\n"
@@ -94,7 +100,8 @@ static const char control_help[] =
         "  GET  /_lemu/functions/{fn}/environments   live environments: id, state, pid,\n"
         "                                            invocations, resets, init_ms, max_memory_mb\n"
         "  POST /_lemu/functions/{fn}/recycle        idle environments end now, busy ones after\n"
-        "                                            their invocation; the next invocation is cold\n"
+        "                                            their invocation; the next invocation is "
+        "cold\n"
         "\n"
         "Errors are {\"errorType\",\"errorMessage\"} with 400, 404 or 405.\n"
         "Every synchronous Invoke response also carries X-Lemu-Environment-Id,\n"
@@ -125,10 +132,14 @@ static const struct {
         const char *name;
         const char *text;
 } topics[] = {
-        { "run", run_help },           { "serve", serve_help },
-        { "invoke", invoke_help },     { "validate", validate_help },
-        { "control-api", control_help }, { "faults", faults_help },
-        { "scenario", scenario_help }, { "rie", rie_help },
+        { "run", run_help },
+        { "serve", serve_help },
+        { "invoke", invoke_help },
+        { "validate", validate_help },
+        { "control-api", control_help },
+        { "faults", faults_help },
+        { "scenario", scenario_help },
+        { "rie", rie_help },
         { "config", NULL },
 };
 

@@ -18,8 +18,8 @@
 #include "macro.h"
 #include "xalloc.h"
 
-#define INVOKE_PREFIX "/2015-03-31/functions/"
-#define INVOKE_SUFFIX "/invocations"
+#define INVOKE_PREFIX      "/2015-03-31/functions/"
+#define INVOKE_SUFFIX      "/invocations"
 #define CLIENT_CONTEXT_MAX 3583
 
 int url_decode(const char *in, size_t len, char *out, size_t n) {
@@ -94,8 +94,8 @@ int invoke_parse_ref(const char *text, size_t len, FunctionRef *ret) {
         size_t name_i, qual_i = SIZE_MAX;
         if (n >= 7 && lens[0] == 3 && memcmp(parts[0], "arn", 3) == 0) {
                 /* arn:aws:lambda:region:account:function:name[:qualifier] */
-                if (n > 8 || lens[5] != 8 || memcmp(parts[5], "function", 8) != 0 ||
-                    lens[2] != 6 || memcmp(parts[2], "lambda", 6) != 0)
+                if (n > 8 || lens[5] != 8 || memcmp(parts[5], "function", 8) != 0 || lens[2] != 6 ||
+                    memcmp(parts[2], "lambda", 6) != 0)
                         return -EINVAL;
                 copy_field(ret->region, sizeof(ret->region), parts[3], lens[3]);
                 copy_field(ret->account, sizeof(ret->account), parts[4], lens[4]);
@@ -132,8 +132,9 @@ int invoke_parse_ref(const char *text, size_t len, FunctionRef *ret) {
 
 bool invoke_payload_valid(const char *p, size_t len, char *reason, size_t n) {
         if (!utf8_valid(p, len)) {
-                snprintf(reason, n, "Could not parse request body into json: Invalid UTF-8 "
-                                    "middle byte in the request body");
+                snprintf(reason, n,
+                         "Could not parse request body into json: Invalid UTF-8 "
+                         "middle byte in the request body");
                 return false;
         }
         const char *end = NULL;
@@ -306,7 +307,8 @@ static Function *resolve(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_t
         }
         if (!ok) {
                 char msg[512];
-                snprintf(msg, sizeof(msg), "Function not found: arn:aws:lambda:%s:%s:function:%s%s%s",
+                snprintf(msg, sizeof(msg),
+                         "Function not found: arn:aws:lambda:%s:%s:function:%s%s%s",
                          ref->region[0] ? ref->region : cfg->region,
                          ref->account[0] ? ref->account : cfg->account_id, ref->name,
                          qual[0] ? ":" : "", qual);

@@ -154,7 +154,8 @@ void logs_tail_base64(const Invocation *inv, Buf *out) {
         if (inv->log.len > LOGS_TAIL_BYTES) {
                 start = inv->log.len - LOGS_TAIL_BYTES;
                 /* Do not cut a UTF-8 sequence in half. */
-                while (start < inv->log.len && ((unsigned char) inv->log.data[start] & 0xc0) == 0x80)
+                while (start < inv->log.len &&
+                       ((unsigned char) inv->log.data[start] & 0xc0) == 0x80)
                         start++;
         }
         base64_encode(out, inv->log.data ? inv->log.data + start : "", inv->log.len - start);
@@ -257,7 +258,8 @@ void logs_end_report(Logs *l, Invocation *inv) {
         char line[512];
         ExecEnv *env = inv->env;
         unsigned mem = env->fn->cfg->memory_mb;
-        double billed_base = inv->duration_ms + (inv->cold && !inv->suppressed_init ? inv->init_ms : 0);
+        double billed_base =
+                inv->duration_ms + (inv->cold && !inv->suppressed_init ? inv->init_ms : 0);
 
         if (l->format == CFG_LOG_JSON) {
                 cJSON *r = cJSON_CreateObject();

@@ -19,22 +19,22 @@
 struct Invocation;
 struct ExecEnv;
 
-#define LOGS_QUEUE_MAX     (16u * 1024 * 1024)
-#define LOGS_INV_KEEP      (64u * 1024)
-#define LOGS_TAIL_BYTES    4096
+#define LOGS_QUEUE_MAX  (16u * 1024 * 1024)
+#define LOGS_INV_KEEP   (64u * 1024)
+#define LOGS_TAIL_BYTES 4096
 
 typedef struct Logs {
         uv_loop_t *loop;
         CfgLogFormat format;
         int fd;
-        uv_stream_t *stream;    /* a pipe or tty on fd, or NULL: plain write() (files) */
+        uv_stream_t *stream; /* a pipe or tty on fd, or NULL: plain write() (files) */
         union {
                 uv_pipe_t pipe;
                 uv_tty_t tty;
         } h;
         uint64_t queued;
         uint64_t dropped_lines;
-        bool quiet;             /* tests: keep per-invocation logs, print nothing */
+        bool quiet; /* tests: keep per-invocation logs, print nothing */
 } Logs;
 
 int logs_init(Logs *l, uv_loop_t *loop, int fd, CfgLogFormat format);

@@ -25,7 +25,7 @@
 
 const char *inv_status_name(InvStatus s) {
         static const char *const names[] = {
-                [INV_SUCCESS] = "success", [INV_ERROR] = "error",  [INV_TIMEOUT] = "timeout",
+                [INV_SUCCESS] = "success",     [INV_ERROR] = "error",     [INV_TIMEOUT] = "timeout",
                 [INV_THROTTLED] = "throttled", [INV_FAILURE] = "failure",
         };
         return s >= 0 && s < _INV_STATUS_MAX ? names[s] : "unknown";
@@ -116,8 +116,9 @@ static bool try_start(Invocation *inv, const char **ret_reason) {
                 if (!env) {
                         inv->http_status = 500;
                         inv->service_error = xstrdup("ServiceException");
-                        buf_puts(&inv->result, "{\"Type\":\"Service\",\"Message\":\"lemu could not "
-                                               "bind a Runtime API address for a new environment\"}");
+                        buf_puts(&inv->result,
+                                 "{\"Type\":\"Service\",\"Message\":\"lemu could not "
+                                 "bind a Runtime API address for a new environment\"}");
                         inv->status = INV_FAILURE;
                         sched_finish(inv);
                         return true;
@@ -141,8 +142,8 @@ static void throttle(Invocation *inv, const char *reason) {
         inv->service_error = xstrdup("TooManyRequestsException");
         inv->throttle_reason = xstrdup(reason);
         buf_reset(&inv->result);
-        buf_printf(&inv->result, "{\"Reason\":\"%s\",\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}",
-                   reason);
+        buf_printf(&inv->result,
+                   "{\"Reason\":\"%s\",\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}", reason);
 }
 
 /* ---- async -------------------------------------------------------------------------- */
@@ -256,8 +257,8 @@ static double retry_delay(Function *fn, unsigned attempt) {
 /* Returns true when the event will be tried again. */
 static bool async_after(Invocation *inv) {
         Function *fn = inv->fn;
-        bool failed = inv->function_error || inv->status == INV_FAILURE ||
-                      inv->status == INV_TIMEOUT;
+        bool failed =
+                inv->function_error || inv->status == INV_FAILURE || inv->status == INV_TIMEOUT;
 
         if (!failed)
                 return false;
@@ -275,6 +276,8 @@ static bool async_after(Invocation *inv) {
         inv->init_ms = inv->duration_ms = 0;
         inv->status = INV_SUCCESS;
         inv->error_type[0] = '\0';
+        /* Not delivered yet: env.c tells a delivered invocation by its event's request id. */
+        inv->event = (RapiEvent){ 0 };
         buf_reset(&inv->result);
         if (!inv->timer_init) {
                 uv_timer_init(fn->emu->loop, &inv->timer);

@@ -39,13 +39,13 @@ typedef struct HttpRequest {
         Slice query; /* after '?', empty when none */
         HttpHeader *headers;
         size_t n_headers;
-        Buf body;              /* at most the body limit; may be stolen by the handler */
-        uint64_t body_bytes;   /* every body byte received, kept or not */
-        bool body_too_large;   /* body_bytes exceeded the limit; body holds a prefix */
+        Buf body;            /* at most the body limit; may be stolen by the handler */
+        uint64_t body_bytes; /* every body byte received, kept or not */
+        bool body_too_large; /* body_bytes exceeded the limit; body holds a prefix */
         bool keep_alive;
         /* private */
-        Buf raw;               /* header names and values, NUL-separated */
-        size_t *hdr_off;       /* pairs of offsets into raw */
+        Buf raw;         /* header names and values, NUL-separated */
+        size_t *hdr_off; /* pairs of offsets into raw */
         size_t n_hdr_alloc;
         size_t url_off, url_len;
 } HttpRequest;
@@ -62,7 +62,7 @@ typedef struct HttpServerOps {
 } HttpServerOps;
 
 typedef struct HttpLimits {
-        unsigned max_connections;  /* 0: none */
+        unsigned max_connections; /* 0: none */
         unsigned max_header_bytes;
         unsigned max_headers;
         uint64_t header_timeout_ms; /* 0: none; runs from a request's first byte to its headers */
@@ -92,18 +92,18 @@ struct HttpConn {
         llhttp_t parser;
         HttpRequest req;
         uv_timer_t timer;
-        Buf pending;        /* bytes received while a request was in progress */
+        Buf pending; /* bytes received while a request was in progress */
         uint64_t body_limit;
-        void *data;         /* the owner's, per connection (e.g. a parked invocation) */
+        void *data; /* the owner's, per connection (e.g. a parked invocation) */
         unsigned in_flight_writes;
-        bool in_request;    /* a request is being parsed */
+        bool in_request;        /* a request is being parsed */
         bool awaiting_response; /* a complete request waits for http_respond() */
         bool header_done;
         bool closing;
         bool close_after_write;
         bool peer_eof;
         bool reading;
-        bool streaming;     /* a chunked response is under way */
+        bool streaming;         /* a chunked response is under way */
         const char *bad_reason; /* set when the request is malformed */
 };
 

@@ -24,10 +24,8 @@ static const char json_ct[] = "Content-Type: application/json\r\n";
 
 const char *rapi_state_name(RapiState s) {
         static const char *const names[] = {
-                [RAPI_STARTED] = "Started",
-                [RAPI_READY] = "Ready",
-                [RAPI_RUNNING] = "Running",
-                [RAPI_RESPONDED] = "RuntimeResponseSentState",
+                [RAPI_STARTED] = "Started",      [RAPI_READY] = "Ready",
+                [RAPI_RUNNING] = "Running",      [RAPI_RESPONDED] = "RuntimeResponseSentState",
                 [RAPI_INIT_ERROR] = "InitError",
         };
         return s >= 0 && s < _RAPI_STATE_MAX ? names[s] : "Unknown";
@@ -99,8 +97,7 @@ static void render_event(HttpConn *c, const RapiEvent *ev) {
         if (ev->client_context)
                 http_add_header(&h, "Lambda-Runtime-Client-Context", "%s", ev->client_context);
         if (ev->cognito_identity)
-                http_add_header(&h, "Lambda-Runtime-Cognito-Identity", "%s",
-                                ev->cognito_identity);
+                http_add_header(&h, "Lambda-Runtime-Cognito-Identity", "%s", ev->cognito_identity);
         if (ev->invocation_id)
                 http_add_header(&h, "Lambda-Runtime-Invocation-Id", "%s", ev->invocation_id);
         buf_puts(&h, json_ct);
@@ -145,8 +142,7 @@ static bool check_request_id(Rapi *r, HttpConn *c, Slice id, HttpRequest *req) {
                 return false;
         }
         Slice nonce;
-        if (r->event->invocation_id &&
-            http_header(req, "Lambda-Runtime-Invocation-Id", &nonce) &&
+        if (r->event->invocation_id && http_header(req, "Lambda-Runtime-Invocation-Id", &nonce) &&
             !slice_eq(nonce, r->event->invocation_id)) {
                 respond_error(c, 400, "InvalidRequestID", "Invalid request ID");
                 return false;
@@ -342,8 +338,7 @@ static uint32_t next_address(void) {
         }
 }
 
-int rapi_init(Rapi *r, uv_loop_t *loop, const RapiOps *ops, const HttpLimits *limits,
-              void *data) {
+int rapi_init(Rapi *r, uv_loop_t *loop, const RapiOps *ops, const HttpLimits *limits, void *data) {
         memset(r, 0, sizeof(*r));
         r->ops = ops;
         r->data = data;

@@ -37,27 +37,27 @@ typedef struct RapiEvent {
         const char *request_id;
         int64_t deadline_ms;
         const char *function_arn;
-        const char *trace_id;       /* may be NULL */
-        const char *client_context; /* decoded JSON text, or NULL */
+        const char *trace_id;         /* may be NULL */
+        const char *client_context;   /* decoded JSON text, or NULL */
         const char *cognito_identity; /* or NULL */
-        const char *invocation_id;  /* per-delivery nonce */
+        const char *invocation_id;    /* per-delivery nonce */
         Slice payload;
 } RapiEvent;
 
 typedef enum RapiOutcome {
-        RAPI_OUT_RESPONSE,      /* /response: body is the result */
-        RAPI_OUT_ERROR,         /* /error: body is the runtime's error JSON */
-        RAPI_OUT_TOO_LARGE,     /* /response over RAPI_MAX_RESPONSE: size in body_bytes */
-        RAPI_OUT_BAD_MODE,      /* /response with a bad Lambda-Runtime-Function-Response-Mode */
-        RAPI_OUT_TRUNCATED,     /* the runtime's connection broke mid-body */
+        RAPI_OUT_RESPONSE,  /* /response: body is the result */
+        RAPI_OUT_ERROR,     /* /error: body is the runtime's error JSON */
+        RAPI_OUT_TOO_LARGE, /* /response over RAPI_MAX_RESPONSE: size in body_bytes */
+        RAPI_OUT_BAD_MODE,  /* /response with a bad Lambda-Runtime-Function-Response-Mode */
+        RAPI_OUT_TRUNCATED, /* the runtime's connection broke mid-body */
 } RapiOutcome;
 
 typedef struct RapiResult {
         RapiOutcome outcome;
-        Buf body;               /* taken over by the owner (buf_free it) */
+        Buf body; /* taken over by the owner (buf_free it) */
         uint64_t body_bytes;
         char content_type[128];
-        char error_type[128];   /* sanitised as spec §1.5 (RAPI_OUT_ERROR) */
+        char error_type[128]; /* sanitised as spec §1.5 (RAPI_OUT_ERROR) */
 } RapiResult;
 
 typedef struct Rapi Rapi;
@@ -78,19 +78,18 @@ typedef struct RapiOps {
 struct Rapi {
         HttpServer server;
         const RapiOps *ops;
-        void *data;          /* the owner's */
+        void *data; /* the owner's */
         RapiState state;
         const RapiEvent *event; /* current event (RUNNING, RESPONDED) */
-        HttpConn *waiting;   /* the parked /next */
-        char address[32];    /* "127.x.y.z:9001" */
+        HttpConn *waiting;      /* the parked /next */
+        char address[32];       /* "127.x.y.z:9001" */
         bool open;
         void (*close_cb)(Rapi *r);
 };
 
 /* rapi_init() - binds a fresh loopback address for the environment.
  * Return: 0 or a negative errno (-EADDRINUSE when no address is free). */
-int rapi_init(Rapi *r, uv_loop_t *loop, const RapiOps *ops, const HttpLimits *limits,
-              void *data);
+int rapi_init(Rapi *r, uv_loop_t *loop, const RapiOps *ops, const HttpLimits *limits, void *data);
 /* rapi_init_unbound() - no listener yet: the environment's own network namespace makes one,
  * handed over with rapi_attach(). The runtime sees 127.0.0.1:9001. */
 void rapi_init_unbound(Rapi *r, const RapiOps *ops, void *data);

@@ -56,7 +56,8 @@ int cg__read_key(const char *dir, const char *file, const char *key, uint64_t *r
         int r = cg__read(dir, file, buf, sizeof(buf));
         if (r < 0)
                 return r;
-        for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        for (char *line = buf; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
                 if (strncmp(line, key, kl) == 0 && line[kl] == ' ') {
                         *ret = strtoull(line + kl + 1, NULL, 10);
                         return 0;
@@ -212,8 +213,8 @@ static bool try_v2(CgHost *h, const char *base) {
         (void) cg__write(base, "cgroup.subtree_control", "+cpu");
         char *inst = make_instance(base, h->instance, &err);
         if (!inst) {
-                snprintf(h->reason, sizeof(h->reason), "cannot create cgroups under '%s': %s",
-                         base, strerror(err));
+                snprintf(h->reason, sizeof(h->reason), "cannot create cgroups under '%s': %s", base,
+                         strerror(err));
                 return false;
         }
         if (cg__write(inst, "cgroup.subtree_control", "+memory") < 0) {

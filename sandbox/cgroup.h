@@ -46,10 +46,10 @@ typedef struct CgroupOps {
 typedef struct CgHost {
         CgVersion version;
         const CgroupOps *ops;
-        char *memory;   /* instance dirs per controller; NULL when not available */
+        char *memory; /* instance dirs per controller; NULL when not available */
         char *pids;
         char *cpu;
-        char *unified;  /* v2 or the hybrid's unified mount: freeze and kill */
+        char *unified; /* v2 or the hybrid's unified mount: freeze and kill */
         char instance[64];
         char reason[256]; /* why memory limits are not enforced, when they are not */
 } CgHost;

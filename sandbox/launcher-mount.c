@@ -10,9 +10,9 @@
  *                   device the daemon attached) or "bind:DIR"; new mounts are writable
  *   mount-proc      a fresh /proc when we are pid 1 of a new pid namespace
  *
- * "ns:USERFD:MNTFD" is a /tmp kept from an earlier start of the same environment: the
- * launcher joins that mount namespace (and its user namespace, when one was made) before
- * unsharing a fresh copy of it (launch_join()), so the tmpfs and the read-only tree are in
+ * "ns:FD" is a tmpfs /tmp kept from an earlier start of the same environment: the launcher
+ * joins that mount namespace (after the user namespace that owns it, --userns-fd) and then
+ * unshares a fresh copy of it (launch_join()), so the tmpfs and the read-only tree are in
  * place already and only /proc is mounted again.
  *
  * Device nodes stay usable on the read-only tree: a write to /dev/null is I/O on a device,
@@ -182,25 +182,16 @@ static bool in_user_namespace(void) {
 }
 
 int launch_join(const LaunchOpts *o, const char **ret_stage) {
-        int ufd, mfd;
+        int fd;
 
         if (!o->tmp || strncmp(o->tmp, "ns:", 3) != 0)
                 return 0;
-        if (sscanf(o->tmp + 3, "%d:%d", &ufd, &mfd) != 2 || mfd < 0) {
-                *ret_stage = "join-tmp";
+        *ret_stage = "join-mntns";
+        if (sscanf(o->tmp + 3, "%d", &fd) != 1 || fd < 0)
                 return -EINVAL;
-        }
-        if (ufd >= 0 && setns(ufd, CLONE_NEWUSER) < 0) {
-                *ret_stage = "join-userns";
+        if (setns(fd, CLONE_NEWNS) < 0)
                 return -errno;
-        }
-        if (setns(mfd, CLONE_NEWNS) < 0) {
-                *ret_stage = "join-mntns";
-                return -errno;
-        }
-        if (ufd >= 0)
-                close(ufd);
-        close(mfd);
+        close(fd);
         return 0;
 }
 

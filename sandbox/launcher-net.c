@@ -35,7 +35,8 @@ static int loopback_up(void) {
 }
 
 static int listen_9001(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9001),
+        struct sockaddr_in sa = { .sin_family = AF_INET,
+                                  .sin_port = htons(9001),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         int one = 1;
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -56,7 +57,9 @@ static int send_fds(int sock, const int *fds, int n) {
         char byte = 'L';
         struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
         char ctl[CMSG_SPACE(sizeof(int) * 3)];
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+        struct msghdr msg = { .msg_iov = &iov,
+                              .msg_iovlen = 1,
+                              .msg_control = ctl,
                               .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t) n) };
 
         memset(ctl, 0, sizeof(ctl));

@@ -109,6 +109,10 @@ static bool enter_namespaces(LaunchOpts *o) {
                 die("setns-user", errno);
         if (o->netns_fd >= 0 && setns(o->netns_fd, CLONE_NEWNET) < 0)
                 die("setns-net", errno);
+        const char *stage = NULL;
+        int jr = launch_join(o, &stage); /* a kept /tmp (tmpfs): its mount namespace */
+        if (jr < 0)
+                die(stage, -jr);
         if (o->pidns)
                 flags |= CLONE_NEWPID;
         if (o->tmp || o->read_only)
@@ -214,6 +218,12 @@ static _Noreturn void exec_runtime(const LaunchOpts *o) {
                 if (setuid(o->uid) < 0)
                         die("setuid", errno);
         }
+        for (int i = 0; i < o->n_access; i++) {
+                static const char *const names[LAUNCH_MAX_ACCESS] = { "access-0", "access-1",
+                                                                      "access-2", "access-3" };
+                if (access(o->access[i], R_OK | X_OK) < 0)
+                        die(names[i], errno);
+        }
         if (o->seccomp_fd >= 0) {
                 int r = launch_seccomp(o->seccomp_fd);
                 if (r < 0)
@@ -221,6 +231,8 @@ static _Noreturn void exec_runtime(const LaunchOpts *o) {
         } else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
                 die("no-new-privs", errno);
         }
+        if (o->dry_run)
+                _exit(0);
         execv(o->argv[0], o->argv);
         die("exec", errno);
 }
@@ -229,6 +241,7 @@ static void usage(void) {
         fputs("usage: lemu-launcher [--status-fd N] [--parent PID] [--chdir DIR] [--nofile N]\n"
               "                     [--cgroup DIR]... [--uid N --gid N] [--tmp SPEC]\n"
               "                     [--read-only] [--seccomp-fd N] [--net-none --rapi-sock N]\n"
+              "                     [--access PATH]... [--dry-run]\n"
               "                     [--no-pidns] -- BOOTSTRAP [ARGS...]\n"
               "Started by lemu for each execution environment; not meant to be run by hand.\n",
               stderr);
@@ -250,6 +263,10 @@ static int parse(LaunchOpts *o, int argc, char **argv) {
                 }
                 if (strcmp(a, "--read-only") == 0) {
                         o->read_only = true;
+                        continue;
+                }
+                if (strcmp(a, "--dry-run") == 0) {
+                        o->dry_run = true;
                         continue;
                 }
                 if (strcmp(a, "--net-none") == 0) {
@@ -277,6 +294,8 @@ static int parse(LaunchOpts *o, int argc, char **argv) {
                         o->tmp = v;
                 else if (strcmp(a, "--seccomp-fd") == 0)
                         o->seccomp_fd = atoi(v);
+                else if (strcmp(a, "--access") == 0 && o->n_access < LAUNCH_MAX_ACCESS)
+                        o->access[o->n_access++] = v;
                 else if (strcmp(a, "--rapi-sock") == 0)
                         o->rapi_sock = atoi(v);
                 else if (strcmp(a, "--netns-fd") == 0)
@@ -294,8 +313,14 @@ static int parse(LaunchOpts *o, int argc, char **argv) {
 
 int main(int argc, char **argv) {
         LaunchOpts o = {
-                .status_fd = -1, .pidns = true, .uid = (uid_t) -1, .gid = (gid_t) -1,
-                .seccomp_fd = -1, .rapi_sock = -1, .netns_fd = -1, .userns_fd = -1,
+                .status_fd = -1,
+                .pidns = true,
+                .uid = (uid_t) -1,
+                .gid = (gid_t) -1,
+                .seccomp_fd = -1,
+                .rapi_sock = -1,
+                .netns_fd = -1,
+                .userns_fd = -1,
         };
         const char *stage = NULL;
 
