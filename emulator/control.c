@@ -4,6 +4,7 @@
  * {"errorType","errorMessage"} with 400, 404 or 405.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -11,6 +12,8 @@
 #include "emulator.h"
 #include "invoke.h"
 #include "macro.h"
+#include "metrics.h"
+#include "records.h"
 #include "xalloc.h"
 
 static void reply_json(HttpConn *c, int status, cJSON *j) {
@@ -64,19 +67,6 @@ static cJSON *function_json(Function *fn) {
         return o;
 }
 
-static const char *public_state(ExecEnv *env) {
-        switch (env->state) {
-        case ENV_INITIALIZING:
-                return "initializing";
-        case ENV_BUSY:
-                return "busy";
-        case ENV_STOPPING:
-        case ENV_SHUTTING_DOWN:
-                return "shutting_down";
-        default:
-                return "idle";
-        }
-}
 
 static cJSON *environments_json(Function *fn) {
         cJSON *o = cJSON_CreateObject();
@@ -87,7 +77,7 @@ static cJSON *environments_json(Function *fn) {
                 ExecEnv *env = container_of(it, ExecEnv, link);
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddStringToObject(e, "id", env->name);
-                cJSON_AddStringToObject(e, "state", public_state(env));
+                cJSON_AddStringToObject(e, "state", env_public_state(env));
                 if (env->proc_alive)
                         cJSON_AddNumberToObject(e, "pid", env->proc.pid);
                 else
@@ -107,6 +97,213 @@ static void recycle(Function *fn) {
         LIST_FOREACH_SAFE(it, tmp, &fn->envs) {
                 env_retire(container_of(it, ExecEnv, link));
         }
+}
+
+/* ---- /_lemu/invocations ------------------------------------------------------------------ */
+
+#define RECORDS_PAGE 1000
+
+/* The value of query parameter @name, URL-decoded into @out. */
+static bool query_param(const HttpRequest *req, const char *name, char *out, size_t n) {
+        size_t nl = strlen(name);
+        const char *q = req->query.ptr, *end = req->query.ptr + req->query.len;
+
+        while (q < end) {
+                const char *amp = memchr(q, '&', (size_t) (end - q));
+                size_t l = amp ? (size_t) (amp - q) : (size_t) (end - q);
+                if (l > nl && q[nl] == '=' && memcmp(q, name, nl) == 0)
+                        return url_decode(q + nl + 1, l - nl - 1, out, n) == 0;
+                q += l + 1;
+        }
+        return false;
+}
+
+static void list_invocations(Emulator *e, HttpConn *c, HttpRequest *req) {
+        char fn[160] = "", since_text[32] = "0";
+        Records *r = &e->records;
+
+        query_param(req, "function", fn, sizeof(fn));
+        query_param(req, "since", since_text, sizeof(since_text));
+        char *end;
+        unsigned long long since = strtoull(since_text, &end, 10);
+        if (*end) {
+                reply_error(c, 400, "InvalidParameterValueException",
+                            "since: not a sequence number");
+                return;
+        }
+        uint64_t oldest = records_oldest(r);
+        uint64_t dropped = oldest > since + 1 ? oldest - since - 1 : 0;
+        uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
+        uint64_t next = since;
+        unsigned n = 0;
+        Buf b = BUF_INIT;
+        buf_puts(&b, "{\"invocations\":[");
+        for (; seq < r->next_seq && n < RECORDS_PAGE; seq++) {
+                const Record *rec = records_get(r, seq);
+                next = seq;
+                if (!rec || (fn[0] && strcmp(rec->function, fn) != 0))
+                        continue;
+                if (n++)
+                        buf_puts(&b, ",");
+                records_json(rec, &b, false);
+        }
+        if (seq >= r->next_seq && r->next_seq > 1)
+                next = r->next_seq - 1 > since ? r->next_seq - 1 : since;
+        buf_printf(&b, "],\"next_since\":%llu,\"dropped\":%llu}", (unsigned long long) next,
+                   (unsigned long long) dropped);
+        size_t len;
+        char *body = buf_steal(&b, &len);
+        http_respond(c, 200, "Content-Type: application/json\r\n", body, len, true);
+}
+
+static void get_invocation(Emulator *e, HttpConn *c, const char *id) {
+        const Record *rec = records_find(&e->records, id);
+
+        if (!rec) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "no invocation record for request id '%.64s'", id);
+                reply_error(c, 404, "ResourceNotFoundException", msg);
+                return;
+        }
+        Buf b = BUF_INIT;
+        records_json(rec, &b, true);
+        size_t len;
+        char *body = buf_steal(&b, &len);
+        http_respond(c, 200, "Content-Type: application/json\r\n", body, len, true);
+}
+
+/* ---- /_lemu/wait-idle ------------------------------------------------------------------- */
+
+typedef struct IdleWaiter {
+        ListNode link;
+        Emulator *emu;
+        HttpConn *conn;
+        uv_timer_t timer;
+} IdleWaiter;
+
+static void waiter_freed(uv_handle_t *h) {
+        free(h->data);
+}
+
+static void waiter_done(IdleWaiter *w) {
+        list_unlink(&w->link);
+        if (w->conn) {
+                w->conn->owner_closed = NULL;
+                w->conn->data = NULL;
+        }
+        uv_close((uv_handle_t *) &w->timer, waiter_freed);
+}
+
+static void waiter_conn_closed(HttpConn *c) {
+        IdleWaiter *w = c->data;
+
+        w->conn = NULL;
+        waiter_done(w);
+}
+
+static void busy_counts(Emulator *e, Buf *b) {
+        unsigned queued = 0, retrying = 0;
+
+        for (size_t i = 0; i < e->n_functions; i++) {
+                ListNode *it;
+                queued += e->functions[i].n_queued;
+                LIST_FOREACH(it, &e->functions[i].retrying) {
+                        retrying++;
+                }
+        }
+        buf_printf(b, "\"in_flight\":%u,\"queued\":%u,\"retrying\":%u,\"shadow\":0", e->inflight,
+                   queued, retrying);
+}
+
+static void waiter_timeout(uv_timer_t *t) {
+        IdleWaiter *w = t->data;
+        Buf b = BUF_INIT;
+
+        buf_puts(&b, "{\"errorType\":\"Timeout\",\"errorMessage\":\"still busy at the deadline\",");
+        busy_counts(w->emu, &b);
+        buf_puts(&b, "}");
+        HttpConn *c = w->conn;
+        waiter_done(w);
+        if (c) {
+                size_t len;
+                char *body = buf_steal(&b, &len);
+                http_respond(c, 408, "Content-Type: application/json\r\n", body, len, true);
+        }
+        buf_free(&b);
+}
+
+void emu_check_idle(Emulator *e) {
+        ListNode *it, *tmp;
+
+        if (list_empty(&e->idle_waiters) || !emu_idle(e))
+                return;
+        LIST_FOREACH_SAFE(it, tmp, &e->idle_waiters) {
+                IdleWaiter *w = container_of(it, IdleWaiter, link);
+                HttpConn *c = w->conn;
+                waiter_done(w);
+                if (c)
+                        http_respond(c, 200, "Content-Type: application/json\r\n",
+                                     "{\"status\":\"idle\"}", 17, false);
+        }
+}
+
+static void wait_idle(Emulator *e, HttpConn *c, HttpRequest *req) {
+        char t[32] = "30";
+        char *end;
+
+        query_param(req, "timeout_s", t, sizeof(t));
+        double secs = strtod(t, &end);
+        if (*end || !(secs >= 0) || secs > 86400) {
+                reply_error(c, 400, "InvalidParameterValueException",
+                            "timeout_s: a number of seconds from 0 to 86400");
+                return;
+        }
+        if (emu_idle(e)) {
+                http_respond(c, 200, "Content-Type: application/json\r\n", "{\"status\":\"idle\"}", 17,
+                             false);
+                return;
+        }
+        IdleWaiter *w = xcalloc(1, sizeof(*w));
+        w->emu = e;
+        w->conn = c;
+        c->data = w;
+        c->owner_closed = waiter_conn_closed;
+        uv_timer_init(e->loop, &w->timer);
+        w->timer.data = w;
+        uv_timer_start(&w->timer, waiter_timeout, (uint64_t) (secs * 1000), 0);
+        list_push_back(&e->idle_waiters, &w->link);
+}
+
+/* ---- lifecycle and metrics ---------------------------------------------------------- */
+
+static void put_lifecycle(Emulator *e, Function *fn, HttpConn *c, HttpRequest *req) {
+        CfgError err = { 0 };
+        char msg[1024];
+
+        if (cfg_merge_lifecycle(e->cfg, fn->cfg, req->body.data ? req->body.data : "",
+                                req->body.len, &err) < 0) {
+                cfg_format_error(&err, msg, sizeof(msg));
+                reply_error(c, 400, "InvalidParameterValueException", msg);
+                return;
+        }
+        char *dump = cfg_dump_function(fn->cfg);
+        cJSON *all = cJSON_Parse(dump);
+        free(dump);
+        cJSON *lc = all ? cJSON_DetachItemFromObjectCaseSensitive(all, "lifecycle") : NULL;
+        cJSON_Delete(all);
+        cJSON *out = cJSON_CreateObject();
+        cJSON_AddItemToObject(out, "lifecycle", lc ? lc : cJSON_CreateObject());
+        reply_json(c, 200, out);
+}
+
+static void get_metrics(Emulator *e, HttpConn *c) {
+        Buf b = BUF_INIT;
+
+        metrics_render(e, &b);
+        size_t len;
+        char *body = buf_steal(&b, &len);
+        http_respond(c, 200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n", body,
+                     len, true);
 }
 
 bool control_request(Emulator *e, HttpConn *c, HttpRequest *req) {
@@ -129,6 +326,30 @@ bool control_request(Emulator *e, HttpConn *c, HttpRequest *req) {
                 cJSON *j = cJSON_CreateObject();
                 cJSON_AddStringToObject(j, "status", "ok");
                 reply_json(c, 200, j);
+                return true;
+        }
+        if (strcmp(path, "/_lemu/metrics") == 0) {
+                if (!get)
+                        goto not_allowed;
+                get_metrics(e, c);
+                return true;
+        }
+        if (strcmp(path, "/_lemu/wait-idle") == 0) {
+                if (!post)
+                        goto not_allowed;
+                wait_idle(e, c, req);
+                return true;
+        }
+        if (strcmp(path, "/_lemu/invocations") == 0) {
+                if (!get)
+                        goto not_allowed;
+                list_invocations(e, c, req);
+                return true;
+        }
+        if (strncmp(path, "/_lemu/invocations/", 19) == 0 && path[19]) {
+                if (!get)
+                        goto not_allowed;
+                get_invocation(e, c, path + 19);
                 return true;
         }
         if (strcmp(path, "/_lemu/functions") == 0) {
@@ -163,6 +384,12 @@ bool control_request(Emulator *e, HttpConn *c, HttpRequest *req) {
                         if (!get)
                                 goto not_allowed;
                         reply_json(c, 200, environments_json(fn));
+                        return true;
+                }
+                if (strcmp(rest, "lifecycle") == 0) {
+                        if (req->method != HTTP_PUT)
+                                goto not_allowed;
+                        put_lifecycle(e, fn, c, req);
                         return true;
                 }
                 if (strcmp(rest, "recycle") == 0) {

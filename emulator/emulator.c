@@ -338,7 +338,10 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
                         e->reserved_total += (unsigned) fn->cfg->reserved_concurrency;
                 build_env_base(e, fn);
         }
+        records_init(&e->records, cfg->records_max);
+        list_init(&e->idle_waiters);
         init_sandbox(e);
+        iso_init(e);
         http_server_init(&e->api, loop, &api_ops, &e->api_limits, e);
         e->api.overload_response = overload_response;
         uv_timer_init(loop, &e->grace_timer);
@@ -534,10 +537,23 @@ void emu_deinit(Emulator *e) {
                 free(d);
         }
         cg_host_deinit(&e->cg);
+        iso_deinit(e);
+        records_deinit(&e->records);
         filter_cache_deinit(&e->filters);
         free(e->functions);
         free(e->launcher_path);
         free(e->listen_url);
         free(e->rie_function_name);
         e->functions = NULL;
+}
+
+bool emu_idle(const Emulator *e) {
+        if (e->inflight)
+                return false;
+        for (size_t i = 0; i < e->n_functions; i++) {
+                const Function *fn = &e->functions[i];
+                if (fn->n_queued || !list_empty(&fn->queue) || !list_empty(&fn->retrying))
+                        return false;
+        }
+        return true;
 }

@@ -13,7 +13,10 @@
 #include "list.h"
 #include "logs.h"
 #include "rapi.h"
+#include "metrics.h"
+#include "records.h"
 #include "server.h"
+#include "tmp.h"
 
 /*
  * The daemon's core types. One libuv loop owns all of this; nothing here is locked.
@@ -98,6 +101,8 @@ struct Invocation {
         Buf result; /* body returned to the caller */
         char content_type[128];
         int http_status;     /* 200 normally; a service error's status otherwise */
+        char *findings_json; /* JSON array of findings, or NULL */
+        char *faults_json;   /* JSON array of fired faults, or NULL */
         char *service_error; /* X-Amzn-ErrorType of a service error */
         char *throttle_reason;
 };
@@ -158,7 +163,19 @@ struct ExecEnv {
         uv_poll_t handoff; /* network: none — the launcher's listener hand-off */
         int handoff_fd;
         int netns_fd, userns_fd; /* the environment's own namespaces, kept across resets */
+        SbxTmp *tmp;             /* its private /tmp, kept across resets */
+        bool tmp_wait;           /* init waits for /tmp to be ready */
+        char *start_error;       /* why lemu could not start it (not the launcher's words) */
 };
+
+/* What the sandbox does for a function's files on this host (isolation.c), set at start. */
+typedef struct FnIsolation {
+        SbxTmpSpec tmp; /* the /tmp mode this host gives, its cap and owner */
+        bool read_only; /* fs: read_only, and a mount namespace can be made */
+        uid_t uid;      /* the runtime's user, or (uid_t) -1: lemu's own */
+        gid_t gid;
+        char *error;    /* why no environment can start (the sandbox user), or NULL */
+} FnIsolation;
 
 struct Function {
         Emulator *emu;
@@ -178,6 +195,8 @@ struct Function {
         struct {
                 uint64_t invocations, cold_starts, resets, throttles, errors, timeouts;
         } counters;
+        Metrics metrics;
+        FnIsolation iso;
 };
 
 struct Emulator {
@@ -189,6 +208,9 @@ struct Emulator {
         HttpLimits api_limits;
         HttpLimits rapi_limits;
         Logs logs;
+        Records records;
+        ListNode idle_waiters;  /* POST /_lemu/wait-idle callers */
+        uint64_t rng_state;
         char *launcher_path;
         char *listen_url;
         unsigned inflight; /* synchronous + async invocations running */
@@ -197,6 +219,7 @@ struct Emulator {
         unsigned sync_waiting;   /* synchronous callers not yet answered */
         uv_timer_t retry_timer;
         CgHost cg;
+        SbxTmpHost tmp; /* /tmp images, tmpfs and folders of environments */
         FilterCache filters; /* seccomp programs (sealed memfds), built once */
         uv_timer_t watchdog; /* RSS watchdog where no memory cgroup limits */
         bool watchdog_on;
@@ -224,6 +247,9 @@ void emu_deinit(Emulator *e);
 void emu_handle_signals(Emulator *e);
 /* emu_sync_done() - a synchronous caller was answered (shutdown waits for them). */
 void emu_sync_done(Emulator *e);
+/* emu_check_idle() - answers POST /_lemu/wait-idle callers once nothing is in flight. */
+void emu_check_idle(Emulator *e);
+bool emu_idle(const Emulator *e);
 Function *emu_find_function(Emulator *e, const char *name);
 
 /* ---- sched.c ---- */
@@ -237,6 +263,15 @@ void sched_env_available(ExecEnv *env);
 void sched_pump_queue(Function *fn);
 const char *inv_status_name(InvStatus s);
 
+/* ---- isolation.c ---- */
+/* iso_init() - /tmp, fs and user for every function; says once what is not enforced. */
+void iso_init(Emulator *e);
+/* iso_deinit() - after the loop ended. */
+void iso_deinit(Emulator *e);
+/* iso_enforced() - what `enforced` reports: the /tmp cap, a read-only tree, a non-root
+ * runtime. */
+void iso_enforced(const Function *fn, bool *ret_tmp_cap, bool *ret_fs, bool *ret_user);
+
 /* ---- env.c ---- */
 ExecEnv *env_new(Function *fn);
 /* env_run() - gives @inv to @env: thaws and delivers, or starts init first. */
@@ -248,6 +283,10 @@ void env_shutdown(ExecEnv *env);
 /* env_retire() - ends an idle environment now, a busy one after its invocation. */
 void env_retire(ExecEnv *env);
 const char *env_state_name(EnvState s);
+/* The state the control API and metrics show: 0 initializing, 1 idle, 2 busy, 3 frozen,
+ * 4 shutting_down. */
+int env_public_state_index(const ExecEnv *env);
+const char *env_public_state(const ExecEnv *env);
 void env_drain_logs(ExecEnv *env);
 /* env_watchdog() - the RSS watchdog's check of one environment (no memory cgroup). */
 void env_watchdog(ExecEnv *env);

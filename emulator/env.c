@@ -1173,3 +1173,19 @@ void env_watchdog(ExecEnv *env) {
         kill(-env->proc.pid, SIGKILL);
         uv_process_kill(&env->proc, SIGKILL);
 }
+
+int env_public_state_index(const ExecEnv *env) {
+        switch (env->state) {
+        case ENV_INITIALIZING: return 0;
+        case ENV_BUSY: return 2;
+        case ENV_STOPPING:
+        case ENV_SHUTTING_DOWN: return 4;
+        default: return env->frozen ? 3 : 1;
+        }
+}
+
+const char *env_public_state(const ExecEnv *env) {
+        static const char *const names[] = { "initializing", "idle", "busy", "frozen",
+                                             "shutting_down" };
+        return names[env_public_state_index(env)];
+}

@@ -55,6 +55,8 @@ static void inv_release(Invocation *inv) {
         free(inv->trace_id);
         free(inv->service_error);
         free(inv->throttle_reason);
+        free(inv->findings_json);
+        free(inv->faults_json);
         free(inv);
 }
 
@@ -354,6 +356,8 @@ void sched_finish(Invocation *inv) {
                 if (inv->status == INV_TIMEOUT)
                         fn->counters.timeouts++;
         }
+        records_add(&e->records, inv);
+        metrics_observe(&fn->metrics, inv);
         if (inv->type == INVOKE_EVENT && async_after(inv)) {
                 pump_all(e);
                 return;
@@ -363,6 +367,7 @@ void sched_finish(Invocation *inv) {
         inv_free(inv);
         if (ran)
                 pump_all(e);
+        emu_check_idle(e);
 }
 
 void sched_env_available(ExecEnv *env) {

@@ -625,7 +625,9 @@ void http_conn_close(HttpConn *c) {
         if (c->closing)
                 return;
         c->closing = true;
-        if (c->server->ops->closed)
+        if (c->owner_closed)
+                c->owner_closed(c);
+        else if (c->server->ops->closed)
                 c->server->ops->closed(c);
         uv_close((uv_handle_t *) &c->timer, conn_handle_closed);
         uv_close((uv_handle_t *) &c->tcp, conn_handle_closed);

@@ -95,6 +95,8 @@ struct HttpConn {
         Buf pending; /* bytes received while a request was in progress */
         uint64_t body_limit;
         void *data; /* the owner's, per connection (e.g. a parked invocation) */
+        /* Called first when the connection closes, if set (an owner other than ops). */
+        void (*owner_closed)(HttpConn *c);
         unsigned in_flight_writes;
         bool in_request;        /* a request is being parsed */
         bool awaiting_response; /* a complete request waits for http_respond() */

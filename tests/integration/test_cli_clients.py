@@ -421,7 +421,7 @@ class JsSdkTest(unittest.TestCase):
         r = self.js(lemu, "function", payload)
         self.assertTrue(r["ok"], r)
         self.assertEqual((r["StatusCode"], r["FunctionError"], r["ExecutedVersion"]),
-                         (200, None, "$LATEST"))
+                         (200, None, "$LATEST"), r)
         body = json.loads(r["Payload"])
         self.assertEqual(body["event"], json.loads(payload))
         self.assertEqual(body["count"], 1)
@@ -429,7 +429,7 @@ class JsSdkTest(unittest.TestCase):
 
         r = self.js(lemu, "function", '{"mode":"error"}', "--log-type", "Tail")
         self.assertTrue(r["ok"], r)
-        self.assertEqual((r["StatusCode"], r["FunctionError"]), (200, "Unhandled"))
+        self.assertEqual((r["StatusCode"], r["FunctionError"]), (200, "Unhandled"), r)
         self.assertEqual(json.loads(r["Payload"]),
                          {"errorMessage": "boom", "errorType": "MyError",
                           "stackTrace": ["a", "b"]})

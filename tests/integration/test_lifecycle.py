@@ -79,7 +79,7 @@ class LifecycleTest(unittest.TestCase):
     def assert_cold_again(self, l, env_id):
         """The next invocation re-inits the same environment: cold, counter from 1."""
         headers, body = self.invoke(l, {"mode": "echo"})
-        self.assertNotIn("x-amz-function-error", headers)
+        self.assertNotIn("x-amz-function-error", headers, body)
         self.assertEqual(headers["x-lemu-cold-start"], "true")
         self.assertEqual(headers["x-lemu-environment-id"], env_id)
         self.assertEqual(json.loads(body)["count"], 1)
