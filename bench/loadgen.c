@@ -17,7 +17,8 @@
  * Output: one JSON line on stdout,
  *   {"concurrency":..,"requests":..,"errors":..,"seconds":..,"rps":..,"p50_us":..,
  *    "p99_us":..,"max_us":..,...}
- * where requests counts 2xx answers, errors counts everything else (non-2xx, broken or
+ * where requests counts 2xx answers, errors counts everything else (non-2xx, 2xx with
+ * X-Amz-Function-Error as Lambda sends for a function error, broken or
  * refused connections, timeouts). The first few errors are described on stderr.
  * Exit status: 0 when the run completed (errors or not), 2 on bad usage, 1 when it could not
  * run at all.
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -77,16 +79,19 @@ typedef struct Conn {
         int fd;
         unsigned id;
         ConnState state;
-        bool want_out;     /* EPOLLOUT is in the interest set */
-        bool complete;     /* the response finished in this read */
-        bool keep_alive;   /* as the finished response said */
-        bool measured;     /* the request in flight was sent in the measured window */
-        size_t sent;       /* request bytes written */
-        uint64_t start_ns; /* when the request in flight was first written */
-        uint64_t retry_at; /* CONN_IDLE: when to reconnect */
-        size_t err_len;    /* bytes of err_body kept */
+        bool want_out;       /* EPOLLOUT is in the interest set */
+        bool complete;       /* the response finished in this read */
+        bool keep_alive;     /* as the finished response said */
+        bool measured;       /* the request in flight was sent in the measured window */
+        bool function_error; /* the response carries X-Amz-Function-Error */
+        size_t field_len;    /* bytes of the current header name seen, kept in field */
+        size_t sent;         /* request bytes written */
+        uint64_t start_ns;   /* when the request in flight was first written */
+        uint64_t retry_at;   /* CONN_IDLE: when to reconnect */
+        size_t err_len;      /* bytes of err_body kept */
         llhttp_t parser;
         char err_body[ERR_BODY_MAX];
+        char field[24];
 } Conn;
 
 typedef struct Options {
@@ -107,16 +112,17 @@ typedef struct Run {
         Conn *conns;
         char *request;
         size_t request_len;
-        uint64_t measure_start;  /* end of warm-up */
-        uint64_t measure_end;    /* no request is sent from here on */
-        uint64_t last_done;      /* completion time of the last measured request */
-        uint64_t issued;         /* measured requests sent */
-        uint64_t ok;             /* measured 2xx answers */
-        uint64_t non2xx;         /* measured non-2xx answers */
-        uint64_t io_errors;      /* measured requests lost to a broken connection */
-        uint64_t timeouts;       /* measured requests past the timeout */
-        uint64_t connect_errors; /* failed connects in the measured window */
-        uint64_t reconnects;     /* connections closed by either side and reopened */
+        uint64_t measure_start;   /* end of warm-up */
+        uint64_t measure_end;     /* no request is sent from here on */
+        uint64_t last_done;       /* completion time of the last measured request */
+        uint64_t issued;          /* measured requests sent */
+        uint64_t ok;              /* measured 2xx answers */
+        uint64_t non2xx;          /* measured non-2xx answers */
+        uint64_t function_errors; /* measured 2xx answers with X-Amz-Function-Error */
+        uint64_t io_errors;       /* measured requests lost to a broken connection */
+        uint64_t timeouts;        /* measured requests past the timeout */
+        uint64_t connect_errors;  /* failed connects in the measured window */
+        uint64_t reconnects;      /* connections closed by either side and reopened */
         uint64_t warmup_requests;
         unsigned reported;
         Hist hist;
@@ -270,7 +276,6 @@ static void conn_send(Run *run, Conn *c, uint64_t now) {
                 }
                 c->state = CONN_SENDING;
                 c->sent = 0;
-                c->err_len = 0;
                 c->start_ns = now;
                 c->measured = now >= run->measure_start;
                 if (c->measured)
@@ -302,7 +307,17 @@ static void finish_response(Run *run, Conn *c, uint64_t now) {
         int status = c->parser.status_code;
 
         if (c->measured) {
-                if (status >= 200 && status < 300) {
+                if (status >= 200 && status < 300 && c->function_error) {
+                        run->function_errors++;
+                        run->last_done = now;
+                        if (run->reported < ERRORS_REPORTED) {
+                                char what[ERR_BODY_MAX + 48];
+
+                                snprintf(what, sizeof(what), "status %d, function error: %.*s",
+                                         status, (int) c->err_len, c->err_body);
+                                report(run, c, what, 0);
+                        }
+                } else if (status >= 200 && status < 300) {
                         run->ok++;
                         hist_record(&run->hist, now - c->start_ns);
                         run->last_done = now;
@@ -320,11 +335,40 @@ static void finish_response(Run *run, Conn *c, uint64_t now) {
         }
 }
 
+static int on_message_begin(llhttp_t *p) {
+        Conn *c = p->data;
+
+        c->function_error = false;
+        c->field_len = 0;
+        c->err_len = 0;
+        return 0;
+}
+
+/* Lambda answers a function error with 200 and X-Amz-Function-Error: that is an error here. */
+static int on_header_field(llhttp_t *p, const char *at, size_t len) {
+        Conn *c = p->data;
+
+        if (c->field_len + len <= sizeof(c->field))
+                memcpy(c->field + c->field_len, at, len);
+        c->field_len += len;
+        return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p) {
+        static const char name[] = "X-Amz-Function-Error";
+        Conn *c = p->data;
+
+        if (c->field_len == sizeof(name) - 1 && strncasecmp(c->field, name, c->field_len) == 0)
+                c->function_error = true;
+        c->field_len = 0;
+        return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t len) {
         Conn *c = p->data;
         size_t room = ERR_BODY_MAX - c->err_len;
 
-        if (p->status_code >= 200 && p->status_code < 300)
+        if (p->status_code >= 200 && p->status_code < 300 && !c->function_error)
                 return 0;
         if (len > room)
                 len = room;
@@ -642,25 +686,30 @@ static void print_result(const Run *run) {
         double seconds = end > run->measure_start
                                  ? (double) (end - run->measure_start) / (double) NS_PER_S
                                  : 0;
-        uint64_t errors = run->non2xx + run->io_errors + run->timeouts + run->connect_errors;
+        uint64_t errors = run->non2xx + run->function_errors + run->io_errors + run->timeouts +
+                          run->connect_errors;
 
         printf("{\"concurrency\":%u,\"requests\":%" PRIu64 ",\"errors\":%" PRIu64
                ",\"seconds\":%.3f,\"rps\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
                "\"mean_us\":%.1f,\"p90_us\":%.1f,\"p999_us\":%.1f,\"non_2xx\":%" PRIu64
-               ",\"io_errors\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"connect_errors\":%" PRIu64
-               ",\"reconnects\":%" PRIu64 ",\"warmup_requests\":%" PRIu64 "}\n",
+               ",\"function_errors\":%" PRIu64 ",\"io_errors\":%" PRIu64 ",\"timeouts\":%" PRIu64
+               ",\"connect_errors\":%" PRIu64 ",\"reconnects\":%" PRIu64
+               ",\"warmup_requests\":%" PRIu64 "}\n",
                run->opt.concurrency, run->ok, errors, seconds,
                seconds > 0 ? (double) run->ok / seconds : 0, hist_percentile(h, 0.50) / NS_PER_US,
                hist_percentile(h, 0.99) / NS_PER_US, (double) h->max / NS_PER_US,
                h->total ? (double) h->sum / (double) h->total / NS_PER_US : 0,
                hist_percentile(h, 0.90) / NS_PER_US, hist_percentile(h, 0.999) / NS_PER_US,
-               run->non2xx, run->io_errors, run->timeouts, run->connect_errors, run->reconnects,
-               run->warmup_requests);
+               run->non2xx, run->function_errors, run->io_errors, run->timeouts,
+               run->connect_errors, run->reconnects, run->warmup_requests);
         fflush(stdout);
 }
 
 int main(int argc, char **argv) {
         static const llhttp_settings_t settings = {
+                .on_message_begin = on_message_begin,
+                .on_header_field = on_header_field,
+                .on_header_field_complete = on_header_field_complete,
                 .on_body = on_body,
                 .on_message_complete = on_message_complete,
         };

@@ -289,6 +289,7 @@ static int worse(int a, int b) {
 }
 
 static void run_next(RunState *st);
+static void run_env_ready(Emulator *e);
 
 static void run_done(Invocation *inv, void *data) {
         RunState *st = data;
@@ -316,7 +317,17 @@ static void run_done(Invocation *inv, void *data) {
                 run_next(st);
 }
 
+static void run_env_ready(Emulator *e) {
+        RunState *st = e->user;
+
+        if (st->started == 0 && !sched_provisioning(e))
+                run_next(st);
+}
+
 static void run_next(RunState *st) {
+        /* Provisioned environments are ready before traffic, as on Lambda. */
+        if (st->started == 0 && sched_provisioning(&st->emu))
+                return;
         while (st->started < st->total && st->started - st->done < st->concurrency) {
                 Function *fn = &st->emu.functions[0];
                 Invocation *inv = inv_new(fn, INVOKE_REQUEST_RESPONSE);
@@ -370,6 +381,8 @@ static int cmd_run(Opts *o) {
         st.bodies = xcalloc(st.total, sizeof(Buf));
         st.finished = xcalloc(st.total, sizeof(bool));
         emu_handle_signals(&st.emu);
+        st.emu.user = &st;
+        st.emu.on_env_ready = run_env_ready;
         run_next(&st);
         uv_run(loop, UV_RUN_DEFAULT);
         r = st.worst;

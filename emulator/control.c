@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -28,6 +29,30 @@ static void reply_error(HttpConn *c, int status, const char *type, const char *m
         cJSON_AddStringToObject(j, "errorType", type);
         cJSON_AddStringToObject(j, "errorMessage", msg);
         reply_json(c, status, j);
+}
+
+/* How the sandbox isolates the function's files on this host: what `enforced` sums up. */
+static void sandbox_json(cJSON *o, const Function *fn) {
+        static const char *const charged[] = {
+                [SBX_TMP_IMAGE] = "storage", /* ENOSPC at the cap, page cache reclaimable */
+                [SBX_TMP_TMPFS] = "memory",  /* tmpfs pages count against the function */
+                [SBX_TMP_DIR] = "disk",      /* the host's disk: the cap is not enforced */
+        };
+        const FnIsolation *iso = &fn->iso;
+        cJSON *sb = cJSON_AddObjectToObject(o, "sandbox");
+        cJSON *tmp = cJSON_AddObjectToObject(sb, "tmp");
+
+        cJSON_AddStringToObject(tmp, "mode", sbx_tmp_mode_to_string(iso->tmp.mode));
+        cJSON_AddNumberToObject(tmp, "cap_mb", fn->cfg->ephemeral_storage_mb);
+        cJSON_AddBoolToObject(tmp, "cap_enforced", iso->tmp.mode != SBX_TMP_DIR);
+        cJSON_AddStringToObject(tmp, "charged_to", charged[iso->tmp.mode]);
+        cJSON_AddStringToObject(sb, "fs", iso->read_only ? "read_only" : "host");
+        cJSON *user = cJSON_AddObjectToObject(sb, "user");
+        cJSON_AddNumberToObject(user, "uid",
+                                iso->uid != (uid_t) -1 ? (double) iso->uid : (double) geteuid());
+        cJSON_AddNumberToObject(user, "gid",
+                                iso->gid != (gid_t) -1 ? (double) iso->gid : (double) getegid());
+        cJSON_AddBoolToObject(user, "sandbox_user", iso->uid != (uid_t) -1);
 }
 
 static cJSON *function_json(Function *fn) {
@@ -53,9 +78,14 @@ static cJSON *function_json(Function *fn) {
         cJSON_AddBoolToObject(en, "pids", false);
         cJSON_AddBoolToObject(en, "nofile", true);
         cJSON_AddBoolToObject(en, "freeze", false);
-        cJSON_AddBoolToObject(en, "tmp", false);
+        bool tmp_cap, fs_ro, non_root;
+        iso_enforced(fn, &tmp_cap, &fs_ro, &non_root);
+        cJSON_AddBoolToObject(en, "tmp", tmp_cap);
+        cJSON_AddBoolToObject(en, "fs", fs_ro);
+        cJSON_AddBoolToObject(en, "user", non_root);
         cJSON_AddBoolToObject(en, "seccomp", emu_seccomp_fd(fn->emu, fn) >= 0);
         cJSON_AddBoolToObject(en, "process_tree", true);
+        sandbox_json(o, fn);
         cJSON *ct = cJSON_AddObjectToObject(o, "counters");
         cJSON_AddNumberToObject(ct, "invocations", (double) fn->counters.invocations);
         cJSON_AddNumberToObject(ct, "cold_starts", (double) fn->counters.cold_starts);

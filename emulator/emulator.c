@@ -96,7 +96,6 @@ static void build_env_base(Emulator *e, Function *fn) {
                     e->rie_function_name ? e->rie_function_name : fc->name);
         envlist_set(&l, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", mem);
         envlist_set(&l, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
-        envlist_set(&l, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
         char *group = xasprintf("/aws/lambda/%s", fc->name);
         envlist_set(&l, "AWS_LAMBDA_LOG_GROUP_NAME", group);
         free(group);
@@ -337,12 +336,19 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
                 if (fn->cfg->reserved_concurrency > 0)
                         e->reserved_total += (unsigned) fn->cfg->reserved_concurrency;
                 build_env_base(e, fn);
+                /* Each function draws from its own stream of the seed (FNV-1a of its name). */
+                uint64_t h = 1469598103934665603ull;
+                for (const char *p = fn->cfg->name; *p; p++)
+                        h = (h ^ (unsigned char) *p) * 1099511628211ull;
+                fn->rng = cfg->seed ^ h;
         }
         records_init(&e->records, cfg->records_max);
         list_init(&e->idle_waiters);
         init_sandbox(e);
         iso_init(e);
         http_server_init(&e->api, loop, &api_ops, &e->api_limits, e);
+        for (size_t i = 0; i < e->n_functions; i++)
+                sched_provision(&e->functions[i]);
         e->api.overload_response = overload_response;
         uv_timer_init(loop, &e->grace_timer);
         e->grace_timer.data = e;
@@ -437,6 +443,9 @@ static void maybe_stopped(Emulator *e) {
 }
 
 void emu_env_gone(Emulator *e) {
+        if (!e->shutting_down)
+                for (size_t i = 0; i < e->n_functions; i++)
+                        sched_provision(&e->functions[i]);
         maybe_stopped(e);
 }
 

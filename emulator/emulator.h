@@ -156,6 +156,7 @@ struct ExecEnv {
         uint64_t last_used_ns;
         bool closing;
         bool retire; /* recycle: end after the current invocation */
+        bool provisioned; /* provisioned concurrency: initialised ahead */
         Cgroup cg;   /* memory, pids, cpu limits; freeze */
         bool has_cg;
         bool frozen;
@@ -196,6 +197,8 @@ struct Function {
                 uint64_t invocations, cold_starts, resets, throttles, errors, timeouts;
         } counters;
         Metrics metrics;
+        uint64_t rng;           /* the function's random stream, from the seed */
+        unsigned rr_cursor;     /* round_robin: the id served last */
         FnIsolation iso;
 };
 
@@ -210,7 +213,6 @@ struct Emulator {
         Logs logs;
         Records records;
         ListNode idle_waiters;  /* POST /_lemu/wait-idle callers */
-        uint64_t rng_state;
         char *launcher_path;
         char *listen_url;
         unsigned inflight; /* synchronous + async invocations running */
@@ -235,6 +237,8 @@ struct Emulator {
         char *rie_function_name; /* AWS_LAMBDA_FUNCTION_NAME seen by the runtime (RIE) */
         bool pass_host_env;
         void (*on_stopped)(Emulator *e);
+        void (*on_env_ready)(Emulator *e); /* an environment became available */
+        void *user;
         int exit_code;
 };
 
@@ -261,6 +265,11 @@ void sched_submit(Invocation *inv);
 void sched_finish(Invocation *inv);
 void sched_env_available(ExecEnv *env);
 void sched_pump_queue(Function *fn);
+uint64_t sched_random(Function *fn);
+/* sched_provision() - starts environments until `provisioned` are live. */
+void sched_provision(Function *fn);
+/* True while provisioned environments are still initialising. */
+bool sched_provisioning(const Emulator *e);
 const char *inv_status_name(InvStatus s);
 
 /* ---- isolation.c ---- */
@@ -282,6 +291,8 @@ void env_reset(ExecEnv *env);
 void env_shutdown(ExecEnv *env);
 /* env_retire() - ends an idle environment now, a busy one after its invocation. */
 void env_retire(ExecEnv *env);
+/* env_provision() - initialises a new environment with no invocation waiting. */
+void env_provision(ExecEnv *env);
 const char *env_state_name(EnvState s);
 /* The state the control API and metrics show: 0 initializing, 1 idle, 2 busy, 3 frozen,
  * 4 shutting_down. */

@@ -40,6 +40,7 @@ enum {
 #define LINE_MAX_BYTES (256 * 1024)
 
 static void start_init(ExecEnv *env);
+static void launch(ExecEnv *env);
 static void handoff_closed(uv_handle_t *h);
 static void update_memory(ExecEnv *env);
 static void detach(ExecEnv *env, Invocation *inv);
@@ -224,6 +225,10 @@ static bool launcher_failure(ExecEnv *env, char *out, size_t n) {
         char stage[64];
         int err;
 
+        if (env->start_error) {
+                snprintf(out, n, "%s", env->start_error);
+                return true;
+        }
         if (env->status_msg.len == 0 || sscanf(env->status_msg.data, "%63s %d", stage, &err) != 2)
                 return false;
         snprintf(out, n, "lemu could not start the runtime: stage '%s' failed: %s", stage,
@@ -353,13 +358,19 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
 static char **build_envp(ExecEnv *env) {
         Function *fn = env->fn;
         size_t n = fn->n_env_base;
-        char **envp = xcalloc(n + 3, sizeof(char *));
+        char **envp = xcalloc(n + 5, sizeof(char *));
+        const char *tmpdir = sbx_tmp_tmpdir(env->tmp);
 
         for (size_t i = 0; i < n; i++)
                 envp[i] = fn->env_base[i];
         envp[n++] = xasprintf("AWS_LAMBDA_RUNTIME_API=%s", env->rapi.address);
         envp[n++] = xasprintf("AWS_LAMBDA_LOG_STREAM_NAME=%s%s", fn->log_stream_prefix,
                               env->stream_suffix);
+        envp[n++] = xstrdup(env->provisioned
+                                    ? "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency"
+                                    : "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
+        if (tmpdir) /* no mount namespace: the private /tmp is a folder */
+                envp[n++] = xasprintf("TMPDIR=%s", tmpdir);
         envp[n] = NULL;
         return envp;
 }
@@ -469,6 +480,32 @@ static int spawn(ExecEnv *env) {
                         return -errno;
                 }
         }
+        const FnIsolation *iso = &fn->iso;
+        char uid[16], gid[16], tmp_arg[4200];
+        if (iso->uid != (uid_t) -1) {
+                snprintf(uid, sizeof(uid), "%u", (unsigned) iso->uid);
+                snprintf(gid, sizeof(gid), "%u", (unsigned) iso->gid);
+                argv[n++] = "--uid";
+                argv[n++] = uid;
+                argv[n++] = "--gid";
+                argv[n++] = gid;
+        }
+        if (iso->read_only)
+                argv[n++] = "--read-only";
+        int mntns = sbx_tmp_mntns_fd(env->tmp);
+        if (mntns >= 0) {
+                /* A kept tmpfs: join its mount namespace, inside its user namespace. */
+                if (env->userns_fd >= 0 && !(net_none && env->netns_fd >= 0))
+                        PASS_FD("--userns-fd", env->userns_fd);
+                snprintf(tmp_arg, sizeof(tmp_arg), "ns:%u", nstdio);
+                stdio[nstdio].flags = UV_INHERIT_FD;
+                stdio[nstdio++].data.fd = mntns;
+                argv[n++] = "--tmp";
+                argv[n++] = tmp_arg;
+        } else if (sbx_tmp_launch_arg(env->tmp, -1, tmp_arg, sizeof(tmp_arg))) {
+                argv[n++] = "--tmp";
+                argv[n++] = tmp_arg;
+        }
 #undef PASS_FD
         argv[n++] = "--";
         if (fc->command) {
@@ -510,8 +547,8 @@ static int spawn(ExecEnv *env) {
                 watch_handoff(env, handoff[0]);
         else if (handoff[0] >= 0)
                 close(handoff[0]);
-        free(envp[fn->n_env_base]);
-        free(envp[fn->n_env_base + 1]);
+        for (size_t i = fn->n_env_base; envp[i]; i++)
+                free(envp[i]);
         free(envp);
         env->killing = false;
         env->exit_status = env->term_signal = 0;
@@ -529,6 +566,8 @@ static int spawn(ExecEnv *env) {
 }
 
 static void env_kill(ExecEnv *env, int after) {
+        env->tmp_wait = false;
+        sbx_tmp_wait(env->tmp, NULL, NULL);
         env->after_exit = after;
         env->state = env->state == ENV_SHUTTING_DOWN ? ENV_SHUTTING_DOWN : ENV_STOPPING;
         rapi_reset(&env->rapi);
@@ -569,6 +608,8 @@ static void timer_closed(uv_handle_t *h) {
                 close(env->netns_fd);
         if (env->userns_fd >= 0)
                 close(env->userns_fd);
+        env->tmp = sbx_tmp_free(env->tmp);
+        free(env->start_error);
         buf_free(&env->status_msg);
         buf_free(&env->out_line);
         buf_free(&env->err_line);
@@ -646,6 +687,52 @@ static void start_init(ExecEnv *env) {
                 }
         }
         logs_init_start(&e->logs, env);
+        free(env->start_error);
+        env->start_error = NULL;
+        launch(env);
+}
+
+/* The sandbox's failure, said on the loop's next turn like a launcher's: init fails the same
+ * way, and a queue of invocations never recurses through it. */
+static void start_failed_cb(uv_timer_t *t) {
+        ExecEnv *env = t->data;
+
+        if (env->state == ENV_INITIALIZING && !env->proc_alive)
+                init_failed(env, "error",
+                            env->fn->iso.error ? "Runtime.InvalidEntrypoint" : "Runtime.Unknown");
+}
+
+static void tmp_ready_cb(SbxTmp *t, int status, void *userdata) {
+        ExecEnv *env = userdata;
+
+        if (!env->tmp_wait)
+                return;
+        env->tmp_wait = false;
+        if (env->state == ENV_INITIALIZING && !env->proc_alive)
+                launch(env);
+}
+
+/* Starts the launcher once the sandbox is ready: the /tmp image may still be in the making
+ * (init waits, on its clock), and a sandbox user that cannot read the code fails init. */
+static void launch(ExecEnv *env) {
+        Emulator *e = env->emu;
+        Invocation *inv = env->inv;
+        char msg[256];
+
+        if (!env->fn->iso.error && !sbx_tmp_ready(env->tmp)) {
+                env->tmp_wait = true;
+                sbx_tmp_wait(env->tmp, tmp_ready_cb, env);
+                return;
+        }
+        if (env->fn->iso.error)
+                env->start_error = xstrdup(env->fn->iso.error);
+        else if (sbx_tmp_error(env->tmp, msg, sizeof(msg)) < 0)
+                env->start_error = xasprintf("lemu could not prepare /tmp: %s", msg);
+        if (env->start_error) {
+                logs_platform_note(&e->logs, env, inv, env->start_error);
+                uv_timer_start(&env->timer, start_failed_cb, 0, 0);
+                return;
+        }
         int r = spawn(env);
         if (r < 0) {
                 char note[256];
@@ -809,6 +896,8 @@ static void on_ready(Rapi *r) {
 
         if (env->state == ENV_INITIALIZING) {
                 uv_timer_stop(&env->timer);
+                /* Its mounts are done: a tmpfs /tmp is kept for the next start. */
+                sbx_tmp_keep_ns(env->tmp, env->proc.pid, &env->userns_fd);
                 env->init_ms = ms_since(env->init_start_ns);
                 update_memory(env);
                 if (env->inv) {
@@ -817,6 +906,9 @@ static void on_ready(Rapi *r) {
                         env->state = ENV_IDLE;
                         deliver(env);
                 } else {
+                        if (env->provisioned)
+                                logs_init_report(&env->emu->logs, env, env->init_ms, false,
+                                                 "success", NULL);
                         env->state = ENV_IDLE;
                         sched_env_available(env);
                 }
@@ -1068,6 +1160,7 @@ ExecEnv *env_new(Function *fn) {
                 }
         }
         env->handoff_fd = env->netns_fd = env->userns_fd = -1;
+        env->tmp = sbx_tmp_new(&fn->emu->tmp, &fn->iso.tmp, env->name);
         int r = 0;
         if (strcmp(fc->sandbox.network, "none") == 0)
                 rapi_init_unbound(&env->rapi, &env_rapi_ops, env);
@@ -1123,6 +1216,8 @@ void env_idle(ExecEnv *env) {
                 return;
         if (env->state == ENV_IDLE && rapi_waiting(&env->rapi))
                 env_freeze(env, true);
+        if (env->provisioned)
+                return; /* provisioned environments are kept, not timed out */
         double idle = env->fn->cfg->lifecycle.idle_timeout_s;
 
         uv_timer_start(&env->timer, idle_timeout_cb, (uint64_t) llround(idle * 1000), 0);
@@ -1188,4 +1283,9 @@ const char *env_public_state(const ExecEnv *env) {
         static const char *const names[] = { "initializing", "idle", "busy", "frozen",
                                              "shutting_down" };
         return names[env_public_state_index(env)];
+}
+
+void env_provision(ExecEnv *env) {
+        env->init_phase_invoke = false;
+        start_init(env);
 }

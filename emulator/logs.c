@@ -213,7 +213,7 @@ void logs_function_line(Logs *l, ExecEnv *env, const char *line, size_t len) {
 }
 
 static const char *init_type(ExecEnv *env) {
-        return "on-demand";
+        return env->provisioned ? "provisioned-concurrency" : "on-demand";
 }
 
 void logs_init_start(Logs *l, ExecEnv *env) {

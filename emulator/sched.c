@@ -98,11 +98,88 @@ static bool has_capacity(Function *fn, const char **ret_reason) {
         return true;
 }
 
-static ExecEnv *pick_env(Function *fn) {
-        if (fn->cfg->lifecycle.reuse == CFG_REUSE_COLD || list_empty(&fn->idle))
+/* splitmix64: small, fast, and fully determined by the seed. One stream per function, so
+ * the same seed and the same sequential invocations give the same assignments. */
+uint64_t sched_random(Function *fn) {
+        uint64_t z = (fn->rng += 0x9e3779b97f4a7c15ull);
+
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+}
+
+static double random_unit(Function *fn) {
+        return (double) (sched_random(fn) >> 11) / (double) (1ull << 53);
+}
+
+/* The idle environment the route policy names (DESIGN "Lifecycle"). */
+static ExecEnv *route(Function *fn) {
+        ListNode *it;
+
+        switch (fn->cfg->lifecycle.route) {
+        case CFG_ROUTE_LRU:
+                return container_of(fn->idle.prev, ExecEnv, idle_link);
+        case CFG_ROUTE_RANDOM: {
+                unsigned n = 0;
+                LIST_FOREACH(it, &fn->idle) {
+                        n++;
+                }
+                unsigned pick = (unsigned) (sched_random(fn) % n);
+                LIST_FOREACH(it, &fn->idle) {
+                        if (pick-- == 0)
+                                return container_of(it, ExecEnv, idle_link);
+                }
                 return NULL;
-        ListNode *n = fn->cfg->lifecycle.route == CFG_ROUTE_LRU ? fn->idle.prev : fn->idle.next;
-        return container_of(n, ExecEnv, idle_link);
+        }
+        case CFG_ROUTE_ROUND_ROBIN: {
+                /* A cursor over idle environments by id: the next id after the last one. */
+                ExecEnv *next = NULL, *first = NULL;
+                LIST_FOREACH(it, &fn->idle) {
+                        ExecEnv *env = container_of(it, ExecEnv, idle_link);
+                        if (!first || env->id < first->id)
+                                first = env;
+                        if (env->id > fn->rr_cursor && (!next || env->id < next->id))
+                                next = env;
+                }
+                ExecEnv *env = next ? next : first;
+                if (env)
+                        fn->rr_cursor = env->id;
+                return env;
+        }
+        case CFG_ROUTE_MRU:
+        default:
+                return container_of(fn->idle.next, ExecEnv, idle_link);
+        }
+}
+
+static ExecEnv *pick_env(Function *fn) {
+        CfgLifecycle *lc = &fn->cfg->lifecycle;
+
+        if (lc->reuse == CFG_REUSE_COLD || list_empty(&fn->idle))
+                return NULL;
+        if (lc->reuse == CFG_REUSE_RANDOM && random_unit(fn) >= lc->reuse_probability)
+                return NULL;
+        return route(fn);
+}
+
+/* Keeps `provisioned` environments initialised ahead, off any invocation's clock. */
+void sched_provision(Function *fn) {
+        unsigned have = 0;
+        ListNode *it;
+
+        if (fn->emu->shutting_down)
+                return;
+        LIST_FOREACH(it, &fn->envs) {
+                ExecEnv *env = container_of(it, ExecEnv, link);
+                have += env->provisioned && !env->retire && env->state != ENV_SHUTTING_DOWN;
+        }
+        for (; have < fn->cfg->lifecycle.provisioned; have++) {
+                ExecEnv *env = env_new(fn);
+                if (!env)
+                        return;
+                env->provisioned = true;
+                env_provision(env);
+        }
 }
 
 /* Starts @inv now if a slot is free. Return: true when started (or failed for good). */
@@ -382,4 +459,18 @@ void sched_env_available(ExecEnv *env) {
         list_push_front(&fn->idle, &env->idle_link);
         env_idle(env);
         sched_pump_queue(fn);
+        if (fn->emu->on_env_ready)
+                fn->emu->on_env_ready(fn->emu);
+}
+
+bool sched_provisioning(const Emulator *e) {
+        for (size_t i = 0; i < e->n_functions; i++) {
+                ListNode *it;
+                LIST_FOREACH(it, &e->functions[i].envs) {
+                        const ExecEnv *env = container_of(it, ExecEnv, link);
+                        if (env->provisioned && env->state == ENV_INITIALIZING)
+                                return true;
+                }
+        }
+        return false;
 }

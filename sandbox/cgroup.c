@@ -88,7 +88,10 @@ static void remove_tree(const char *dir) {
                 }
                 closedir(d);
         }
-        (void) cg__write(dir, "cgroup.kill", "1");
+        /* Never created: a folder laid out like cgroupfs would then keep a file, and its
+         * rmdir fail. Only the unified hierarchy (5.14+) has cgroup.kill. */
+        if (file_exists(dir, "cgroup.kill"))
+                (void) cg__write(dir, "cgroup.kill", "1");
         (void) rmdir(dir);
 }
 
@@ -254,13 +257,17 @@ int cg_host_init(CgHost *h, const char *root) {
         if (root && strcmp(root, "auto") != 0) {
                 /* A folder laid out like cgroupfs. */
                 if (file_exists(root, "cgroup.controllers")) {
-                        if (try_v2(h, root))
-                                return 0;
+                        if (!try_v2(h, root) && !h->reason[0])
+                                snprintf(h->reason, sizeof(h->reason),
+                                         "no cgroup v2 memory controller in '%s'", root);
                         return 0;
                 }
                 char *p;
                 p = xasprintf("%s/memory", root);
                 h->memory = make_instance(p, h->instance, &err);
+                if (!h->memory)
+                        snprintf(h->reason, sizeof(h->reason),
+                                 "cannot create memory cgroups under '%s': %s", p, strerror(err));
                 free(p);
                 p = xasprintf("%s/pids", root);
                 h->pids = make_instance(p, h->instance, &err);
@@ -374,6 +381,8 @@ int cg_join_dirs(const Cgroup *cg, const char **out, int max) {
                 if (dirs[i] && !dup)
                         out[n++] = dirs[i];
         }
+        if (n < max)
+                out[n] = NULL; /* as the header promises */
         return n;
 }
 

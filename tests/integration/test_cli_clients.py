@@ -12,6 +12,7 @@ under the environment's tag, and answers {"ok":true}.
 """
 import atexit
 import base64
+import importlib.util
 import json
 import os
 import re
@@ -230,10 +231,7 @@ class AwsCliTest(unittest.TestCase):
 class Boto3Test(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        try:
-            import boto3  # noqa: F401
-            import botocore.config  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("boto3") is None:
             raise unittest.SkipTest("boto3 is not installed for this interpreter")
 
     def lemu(self, cfg):
@@ -379,12 +377,14 @@ class Boto3Test(unittest.TestCase):
                 self.assertEqual(body["event"], event)
                 self.assertEqual(body["count"], i + 1)
                 self.assertEqual(body["arn"], arn)
+        missing = "Function not found: " + ARN_PREFIX + "function:nope"
         self.assert_client_error(
             lambda: client.invoke(FunctionName="function:nope", Payload=b"{}"),
-            "ResourceNotFoundException", 404)
+            "ResourceNotFoundException", 404, missing)
         self.assert_client_error(
             lambda: client.invoke(FunctionName="function", Qualifier="nope", Payload=b"{}"),
-            "ResourceNotFoundException", 404)
+            "ResourceNotFoundException", 404, missing)
+        self.assertEqual(counters(lemu)["invocations"], len(calls))
 
 
 # ---------------------------------------------------------------------------------------

@@ -33,8 +33,9 @@
 #include "cgroup.h"
 #include "procmem.h"
 
-#define MB           (1024ULL * 1024)
-#define LIMITS_128MB { .memory_bytes = 128 * MB, .pids = 1024, .cpus = 128 / 1769.0 }
+#define MB (1024ULL * 1024)
+#define LIMITS_128MB \
+        { .memory_bytes = 128 * MB, .pids = 1024, .cpus = 128 / 1769.0 }
 
 /* ---- helpers ---- */
 
@@ -469,8 +470,7 @@ static void make_stale(const char *parent, const Tree *t, pid_t dead) {
         p = path_of("%s/%s", parent, t->instance);
         mkdir_at(p, "function-9"); /* ours: kept with what is in it */
         free(p);
-        snprintf(name, sizeof(name), "lemu-%d-%llu", (int) getppid(),
-                 sbx_start_time_of(getppid()));
+        snprintf(name, sizeof(name), "lemu-%d-%llu", (int) getppid(), sbx_start_time_of(getppid()));
         mkdir_at(parent, name); /* a live lemu's (our parent stands in for it) */
         mkdir_at(parent, "other");
         mkdir_at(parent, "lemu-notapid");
@@ -490,8 +490,7 @@ static void check_stale(const char *parent, const Tree *t, pid_t dead) {
                         names[n++] = strdup(de->d_name);
         closedir(d);
         qsort(names, n, sizeof(char *), cmp_str);
-        snprintf(name, sizeof(name), "lemu-%d-%llu", (int) getppid(),
-                 sbx_start_time_of(getppid()));
+        snprintf(name, sizeof(name), "lemu-%d-%llu", (int) getppid(), sbx_start_time_of(getppid()));
         const char *keep[] = { name, t->instance, "lemu-notapid", "other" };
         qsort(keep, 4, sizeof(char *), cmp_str);
         assert_int_equal(n, 4);
