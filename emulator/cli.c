@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <uv.h>
 
 #include "cli.h"
@@ -22,6 +23,7 @@
 #include "invoke.h"
 #include "lemu-config.h"
 #include "macro.h"
+#include "scenario.h"
 #include "xalloc.h"
 
 extern char **environ;
@@ -112,7 +114,12 @@ static int parse_opts(Opts *o, int argc, char **argv, int start) {
                         continue;
                 }
                 if (strcmp(name, "check-leaks") == 0 && !value) {
+                        /* Shadow runs, drift and a settle window, as flags in this place: a
+                         * later --settle or --shadow still wins. */
                         o->check_leaks = true;
+                        add_flag(o, xstrdup("shadow"), "true");
+                        add_flag(o, xstrdup("drift"), "true");
+                        add_flag(o, xstrdup("settle"), "20");
                         continue;
                 }
 #define TAKE_VALUE()                                                                     \
@@ -311,8 +318,10 @@ static void run_done(Invocation *inv, void *data) {
                 buf_free(b);
                 st->printed++;
         }
-        if (st->done == st->total)
+        if (st->done == st->total && st->emu.background == 0)
                 emu_shutdown(&st->emu);
+        else if (st->done == st->total)
+                st->emu.on_background_done = emu_shutdown; /* findings still on their way */
         else
                 run_next(st);
 }
@@ -341,6 +350,58 @@ static void run_next(RunState *st) {
         }
 }
 
+/* @s on one line: control characters (a pretty-printed value's newlines) as spaces. */
+static void put_flat(const char *s) {
+        for (; *s; s++)
+                fputc((unsigned char) *s < 0x20 ? ' ' : *s, stderr);
+}
+
+/* One readable stderr line per finding in the records; returns how many findings were made
+ * (also those whose record the ring dropped). */
+static uint64_t print_findings(Emulator *e) {
+        uint64_t total = 0;
+
+        for (size_t i = 0; i < e->n_functions; i++)
+                for (size_t k = 0; k < METRICS_FINDING_KINDS; k++)
+                        total += e->functions[i].metrics.findings[k];
+        if (total == 0)
+                return 0;
+        fprintf(stderr, "lemu: --check-leaks: %llu finding%s\n", (unsigned long long) total,
+                total == 1 ? "" : "s");
+        for (uint64_t seq = records_oldest(&e->records); seq < e->records.next_seq; seq++) {
+                const Record *rec = records_get(&e->records, seq);
+                cJSON *list = rec ? cJSON_Parse(rec->findings_json) : NULL, *f;
+
+                cJSON_ArrayForEach (f, list) {
+                        const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(f, "kind"));
+                        const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(f, "path"));
+                        const char *warm = cJSON_GetStringValue(cJSON_GetObjectItem(f, "warm"));
+                        const char *fresh = cJSON_GetStringValue(cJSON_GetObjectItem(f, "fresh"));
+                        const char *detail =
+                                cJSON_GetStringValue(cJSON_GetObjectItem(f, "detail"));
+                        fprintf(stderr, "lemu: finding %s", kind ? kind : "?");
+                        if (path)
+                                fprintf(stderr, " at %s", path);
+                        fprintf(stderr, " (invocation %llu, request %s, %s)",
+                                (unsigned long long) rec->seq, rec->request_id,
+                                rec->environment[0] ? rec->environment : "-");
+                        if (path) {
+                                fputs(": warm ", stderr);
+                                put_flat(warm ? warm : "(absent)");
+                                fputs(", fresh ", stderr);
+                                put_flat(fresh ? fresh : "(absent)");
+                        }
+                        if (detail) {
+                                fputs(" - ", stderr);
+                                put_flat(detail);
+                        }
+                        fputc('\n', stderr);
+                }
+                cJSON_Delete(list);
+        }
+        return total;
+}
+
 static int cmd_run(Opts *o) {
         Config cfg;
         char err[512], reason[256];
@@ -349,10 +410,6 @@ static int cmd_run(Opts *o) {
         int r = build_config(&cfg, o, true);
         if (r)
                 goto out_cfg;
-        if (o->check_leaks) {
-                r = usage_error("%s", "--check-leaks is not available in this build yet");
-                goto out_cfg;
-        }
         st.event = o->event ? cli_read_event(o->event, &st.event_len, err, sizeof(err))
                             : xstrdup("{}");
         if (!o->event)
@@ -388,6 +445,8 @@ static int cmd_run(Opts *o) {
         r = st.worst;
         if (st.emu.shutting_down && st.done < st.total)
                 r = worse(r, EXIT_SERVICE);
+        if (o->check_leaks && print_findings(&st.emu) > 0)
+                r = worse(r, EXIT_FINDING);
         for (unsigned k = 0; k < st.total; k++)
                 buf_free(&st.bodies[k]);
         free(st.bodies);
@@ -581,7 +640,9 @@ int cli_main(int argc, char **argv) {
                 return cli_invoke(argc, argv);
         if (strcmp(cmd, "validate") == 0)
                 return cmd_validate(argc, argv);
-        if (strcmp(cmd, "test") == 0 || strcmp(cmd, "event") == 0) {
+        if (strcmp(cmd, "test") == 0)
+                return scn_main(argc, argv);
+        if (strcmp(cmd, "event") == 0) {
                 fprintf(stderr, "lemu: '%s' is not available in this build yet\n", cmd);
                 return EXIT_USAGE;
         }

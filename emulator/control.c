@@ -55,6 +55,69 @@ static void sandbox_json(cJSON *o, const Function *fn) {
         cJSON_AddBoolToObject(user, "sandbox_user", iso->uid != (uid_t) -1);
 }
 
+/* How memory, CPU, pids and freezing are held on this host; "off" where they are not. A
+ * cgroup that could not be made for one environment is said in the log, not here. */
+static const char *memory_how(const Function *fn) {
+        const Emulator *e = fn->emu;
+
+        if (strcmp(fn->cfg->sandbox.memory, "enforce") != 0)
+                return "off";
+        if (e->cg.memory)
+                return e->cg.version == CG_V2 ? "cgroup-v2" : "cgroup-v1";
+        return e->watchdog_on ? "watchdog" : "off";
+}
+
+static const char *controller_how(const Function *fn, const char *dir, bool wanted) {
+        if (!wanted || !dir)
+                return "off";
+        return fn->emu->cg.version == CG_V2 ? "cgroup-v2" : "cgroup-v1";
+}
+
+static const char *freeze_how(const Function *fn) {
+        if (!fn->cfg->lifecycle.freeze)
+                return "off";
+        return fn->emu->cg.unified ? "cgroup" : "signals";
+}
+
+static const char *rapi_isolation_how(const Function *fn) {
+        if (strcmp(fn->cfg->sandbox.network, "none") == 0)
+                return "namespace"; /* only the environment's namespace reaches its listener */
+        return fn->emu->rapi_isolation_unknown ? "off" : "peer-check";
+}
+
+/* `enforced`: true only for a hard limit. The RSS watchdog kills after the fact (up to 50 ms
+ * late), so memory held by it is not; `sandbox` says which mechanism holds each. */
+static void limits_enforced(cJSON *en, const Function *fn) {
+        const Emulator *e = fn->emu;
+
+        cJSON_AddBoolToObject(en, "memory", strncmp(memory_how(fn), "cgroup", 6) == 0);
+        cJSON_AddBoolToObject(
+                en, "cpu",
+                strcmp(controller_how(fn, e->cg.cpu,
+                                      strcmp(fn->cfg->sandbox.cpu, "proportional") == 0),
+                       "off") != 0);
+        cJSON_AddBoolToObject(en, "pids", e->cg.pids != NULL);
+        cJSON_AddBoolToObject(en, "nofile", true);
+        cJSON_AddBoolToObject(en, "freeze", fn->cfg->lifecycle.freeze);
+        cJSON_AddBoolToObject(en, "runtime_api_isolation",
+                              strcmp(rapi_isolation_how(fn), "off") != 0);
+}
+
+static void limits_json(cJSON *sb, const Function *fn) {
+        const Emulator *e = fn->emu;
+
+        cJSON_AddStringToObject(sb, "memory", memory_how(fn));
+        cJSON_AddStringToObject(
+                sb, "cpu",
+                controller_how(fn, e->cg.cpu, strcmp(fn->cfg->sandbox.cpu, "proportional") == 0));
+        cJSON_AddStringToObject(sb, "pids", controller_how(fn, e->cg.pids, true));
+        cJSON_AddNumberToObject(sb, "pids_max", fn->cfg->sandbox.pids);
+        cJSON_AddNumberToObject(sb, "nofile", fn->cfg->sandbox.nofile);
+        cJSON_AddStringToObject(sb, "freeze", freeze_how(fn));
+        cJSON_AddStringToObject(sb, "network", fn->cfg->sandbox.network);
+        cJSON_AddStringToObject(sb, "runtime_api_isolation", rapi_isolation_how(fn));
+}
+
 static cJSON *function_json(Function *fn) {
         cJSON *o = cJSON_CreateObject();
         FunctionConfig *fc = fn->cfg;
@@ -73,11 +136,7 @@ static cJSON *function_json(Function *fn) {
                 cJSON_AddNullToObject(cfg, "reserved_concurrency");
         cJSON_AddStringToObject(cfg, "code_dir", fc->code_dir);
         cJSON *en = cJSON_AddObjectToObject(o, "enforced");
-        cJSON_AddBoolToObject(en, "memory", false);
-        cJSON_AddBoolToObject(en, "cpu", false);
-        cJSON_AddBoolToObject(en, "pids", false);
-        cJSON_AddBoolToObject(en, "nofile", true);
-        cJSON_AddBoolToObject(en, "freeze", false);
+        limits_enforced(en, fn);
         bool tmp_cap, fs_ro, non_root;
         iso_enforced(fn, &tmp_cap, &fs_ro, &non_root);
         cJSON_AddBoolToObject(en, "tmp", tmp_cap);
@@ -86,6 +145,7 @@ static cJSON *function_json(Function *fn) {
         cJSON_AddBoolToObject(en, "seccomp", emu_seccomp_fd(fn->emu, fn) >= 0);
         cJSON_AddBoolToObject(en, "process_tree", true);
         sandbox_json(o, fn);
+        limits_json(cJSON_GetObjectItemCaseSensitive(o, "sandbox"), fn);
         cJSON *ct = cJSON_AddObjectToObject(o, "counters");
         cJSON_AddNumberToObject(ct, "invocations", (double) fn->counters.invocations);
         cJSON_AddNumberToObject(ct, "cold_starts", (double) fn->counters.cold_starts);
@@ -93,7 +153,7 @@ static cJSON *function_json(Function *fn) {
         cJSON_AddNumberToObject(ct, "throttles", (double) fn->counters.throttles);
         cJSON_AddNumberToObject(ct, "errors", (double) fn->counters.errors);
         cJSON_AddNumberToObject(ct, "timeouts", (double) fn->counters.timeouts);
-        cJSON_AddNumberToObject(ct, "findings", 0);
+        cJSON_AddNumberToObject(ct, "findings", (double) fn->counters.findings);
         return o;
 }
 
@@ -241,8 +301,8 @@ static void busy_counts(Emulator *e, Buf *b) {
                         retrying++;
                 }
         }
-        buf_printf(b, "\"in_flight\":%u,\"queued\":%u,\"retrying\":%u,\"shadow\":0", e->inflight,
-                   queued, retrying);
+        buf_printf(b, "\"in_flight\":%u,\"queued\":%u,\"retrying\":%u,\"shadow\":%u",
+                   e->inflight, queued, retrying, e->shadows);
 }
 
 static void waiter_timeout(uv_timer_t *t) {

@@ -421,6 +421,10 @@ static void api_closed(HttpServer *s) {
                 e->on_stopped(e);
 }
 
+static void exit_at_once(int signum) {
+        _exit(0);
+}
+
 static void maybe_stopped(Emulator *e) {
         if (!e->ending || e->stopped || !all_envs_gone(e) || e->sync_waiting)
                 return;
@@ -438,6 +442,10 @@ static void maybe_stopped(Emulator *e) {
                 uv_close((uv_handle_t *) &e->sigint, NULL);
         if (!uv_is_closing((uv_handle_t *) &e->sigterm))
                 uv_close((uv_handle_t *) &e->sigterm, NULL);
+        /* libuv gave both signals back to their default action, which would kill us: a
+         * second signal during the last steps still stops at once, with status 0. */
+        signal(SIGINT, exit_at_once);
+        signal(SIGTERM, exit_at_once);
         logs_close(&e->logs);
         http_server_close(&e->api, api_closed);
 }
@@ -557,7 +565,7 @@ void emu_deinit(Emulator *e) {
 }
 
 bool emu_idle(const Emulator *e) {
-        if (e->inflight)
+        if (e->inflight || e->background)
                 return false;
         for (size_t i = 0; i < e->n_functions; i++) {
                 const Function *fn = &e->functions[i];

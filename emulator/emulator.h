@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "cgroup.h"
 #include "config.h"
+#include "drift.h"
 #include "filter.h"
 #include "list.h"
 #include "logs.h"
@@ -102,6 +103,7 @@ struct Invocation {
         char content_type[128];
         int http_status;     /* 200 normally; a service error's status otherwise */
         char *findings_json; /* JSON array of findings, or NULL */
+        struct Shadow *shadow; /* set on a shadow run's invocation (shadow.h), else NULL */
         char *faults_json;   /* JSON array of fired faults, or NULL */
         char *service_error; /* X-Amzn-ErrorType of a service error */
         char *throttle_reason;
@@ -157,6 +159,10 @@ struct ExecEnv {
         bool closing;
         bool retire; /* recycle: end after the current invocation */
         bool provisioned; /* provisioned concurrency: initialised ahead */
+        bool shadow;      /* a shadow run's environment: never idle, never routed to */
+        DriftState drift;
+        bool settling; /* in the settle window after an invocation */
+        uint64_t last_seq; /* record of the last invocation it served */
         Cgroup cg;   /* memory, pids, cpu limits; freeze */
         bool has_cg;
         bool frozen;
@@ -191,10 +197,11 @@ struct Function {
         ListNode retrying; /* async invocations waiting out a retry delay */
         unsigned n_queued;
         unsigned next_env_id;
+        unsigned next_shadow_id; /* <fn>-shadow-<n> */
         unsigned inflight;
         unsigned n_envs;
         struct {
-                uint64_t invocations, cold_starts, resets, throttles, errors, timeouts;
+                uint64_t invocations, cold_starts, resets, throttles, errors, timeouts, findings;
         } counters;
         Metrics metrics;
         uint64_t rng;           /* the function's random stream, from the seed */
@@ -239,6 +246,9 @@ struct Emulator {
         void (*on_stopped)(Emulator *e);
         void (*on_env_ready)(Emulator *e); /* an environment became available */
         void *user;
+        unsigned background;    /* drift samples (and shadow runs) still running */
+        unsigned shadows;       /* shadow runs still running (also in background) */
+        void (*on_background_done)(Emulator *e);
         int exit_code;
 };
 
@@ -283,6 +293,8 @@ void iso_enforced(const Function *fn, bool *ret_tmp_cap, bool *ret_fs, bool *ret
 
 /* ---- env.c ---- */
 ExecEnv *env_new(Function *fn);
+/* env_new_shadow() - a fresh environment for a shadow run, named <fn>-shadow-<n>. */
+ExecEnv *env_new_shadow(Function *fn);
 /* env_run() - gives @inv to @env: thaws and delivers, or starts init first. */
 void env_run(ExecEnv *env, Invocation *inv);
 /* env_reset() - kills the processes, keeps the id and /tmp; next run re-inits. */
@@ -301,6 +313,8 @@ const char *env_public_state(const ExecEnv *env);
 void env_drain_logs(ExecEnv *env);
 /* env_watchdog() - the RSS watchdog's check of one environment (no memory cgroup). */
 void env_watchdog(ExecEnv *env);
+/* drift.c: records a finding on record @seq (counters, metrics, log). */
+void drift_report(ExecEnv *env, uint64_t seq, const char *kind, const char *detail);
 /* emu_release_cgroup() - takes @cg over and removes it once its processes are gone. */
 void emu_release_cgroup(Emulator *e, Cgroup *cg);
 /* emu_seccomp_fd() - the filter @fn's environments load (borrowed), or -1: none (off, or

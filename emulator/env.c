@@ -40,6 +40,7 @@ enum {
 #define LINE_MAX_BYTES (256 * 1024)
 
 static void start_init(ExecEnv *env);
+static void settle_cb(uv_timer_t *t);
 static void launch(ExecEnv *env);
 static void handoff_closed(uv_handle_t *h);
 static void update_memory(ExecEnv *env);
@@ -277,7 +278,8 @@ static void finish_on_env(ExecEnv *env, Invocation *inv) {
 /* A reset environment goes back on the idle list at once, while its processes are still
  * being reaped, so that a caller's next invocation finds it and re-runs init there. */
 static void offer(ExecEnv *env) {
-        if (env->emu->shutting_down || env->closing || env->state == ENV_SHUTTING_DOWN)
+        if (env->emu->shutting_down || env->closing || env->state == ENV_SHUTTING_DOWN ||
+            env->shadow)
                 return;
         list_unlink(&env->idle_link);
         list_push_front(&env->fn->idle, &env->idle_link);
@@ -673,6 +675,7 @@ static void start_init(ExecEnv *env) {
 
         env->state = ENV_INITIALIZING;
         env->init_start_ns = clock_mono_ns();
+        drift_reset(&env->drift);
         free(env->init_error_body);
         env->init_error_body = NULL;
         env->init_error_len = 0;
@@ -920,13 +923,35 @@ static void on_ready(Rapi *r) {
                 uv_timer_stop(&env->timer);
                 env->state = ENV_IDLE;
                 env->last_used_ns = clock_mono_ns();
-                if (env->inv)
+                drift_sample(env, env->last_seq);
+                if (env->fn->cfg->lifecycle.settle_ms > 0 && !env->retire) {
+                        /* The settle window: CPU burnt now is work after the response. The
+                         * next event, if one waits, goes when the window closes. */
+                        env->settling = true;
+                        drift_settle_begin(env);
+                        uv_timer_start(&env->timer, settle_cb,
+                                       (uint64_t) llround(env->fn->cfg->lifecycle.settle_ms), 0);
+                } else if (env->inv) {
                         deliver(env);
-                else if (env->retire)
+                } else if (env->retire) {
                         env_shutdown(env); /* recycled while it was finishing */
-                else
+                } else {
                         env_idle(env);
+                }
         }
+}
+
+static void settle_cb(uv_timer_t *t) {
+        ExecEnv *env = t->data;
+
+        env->settling = false;
+        if (env->state != ENV_IDLE)
+                return;
+        drift_settle_end(env, env->last_seq);
+        if (env->inv)
+                deliver(env);
+        else
+                env_idle(env);
 }
 
 /* The runtime answered but never asked for its next event within the invocation's time. */
@@ -1077,8 +1102,8 @@ static bool on_admit(Rapi *r, HttpConn *c) {
         int ll = sizeof(local), rl = sizeof(remote);
         uint64_t inode;
 
-        if (!env->proc_alive)
-                return false;
+        if (!env->proc_alive || env->killing)
+                return false; /* its processes are going: a reconnect is refused quietly */
         if (strcmp(env->fn->cfg->sandbox.network, "none") == 0)
                 return true; /* only the environment's own namespace reaches this listener */
         if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *) &local, &ll) < 0 ||
@@ -1121,13 +1146,21 @@ static void idle_timeout_cb(uv_timer_t *t) {
                 env_shutdown(env);
 }
 
-ExecEnv *env_new(Function *fn) {
+static ExecEnv *env_create(Function *fn, bool shadow) {
         ExecEnv *env = xcalloc(1, sizeof(*env));
 
         env->emu = fn->emu;
         env->fn = fn;
-        env->id = ++fn->next_env_id;
-        snprintf(env->name, sizeof(env->name), "%s-%u", fn->cfg->name, env->id);
+        env->shadow = shadow;
+        if (shadow) {
+                /* Ids of shadows never equal a serving environment's (lookups by id). */
+                env->id = (1u << 31) + ++fn->next_shadow_id;
+                snprintf(env->name, sizeof(env->name), "%s-shadow-%u", fn->cfg->name,
+                         fn->next_shadow_id);
+        } else {
+                env->id = ++fn->next_env_id;
+                snprintf(env->name, sizeof(env->name), "%s-%u", fn->cfg->name, env->id);
+        }
         unsigned char rnd[16];
         random_bytes(rnd, sizeof(rnd));
         hex_lower(env->stream_suffix, rnd, sizeof(rnd));
@@ -1175,13 +1208,25 @@ ExecEnv *env_new(Function *fn) {
         return env;
 }
 
+ExecEnv *env_new(Function *fn) {
+        return env_create(fn, false);
+}
+
+ExecEnv *env_new_shadow(Function *fn) {
+        return env_create(fn, true);
+}
+
 void env_run(ExecEnv *env, Invocation *inv) {
-        if (env->state != ENV_BUSY)
+        if (env->state != ENV_BUSY && !env->settling)
                 uv_timer_stop(&env->timer);
         list_unlink(&env->idle_link);
         env->inv = inv;
         inv->env = env;
         env->last_used_ns = clock_mono_ns();
+        if (env->state == ENV_IDLE && env->settling) {
+                inv->cold = false; /* settle_cb() delivers when the window closes */
+                return;
+        }
         if (env->state == ENV_IDLE && rapi_waiting(&env->rapi)) {
                 inv->cold = false;
                 deliver(env);

@@ -146,3 +146,17 @@ void records_json(const Record *rec, Buf *out, bool with_log) {
         }
         buf_puts(out, "}");
 }
+
+bool records_add_finding(Records *r, uint64_t seq, const char *finding_json) {
+        Record *rec = (Record *) records_get(r, seq);
+
+        if (!rec)
+                return false;
+        size_t old = strlen(rec->findings_json);
+        /* "[...]" → "[..., finding]" */
+        char *s = xasprintf("%.*s%s%s]", (int) (old - 1), rec->findings_json,
+                            old > 2 ? "," : "", finding_json);
+        free(rec->findings_json);
+        rec->findings_json = s;
+        return true;
+}

@@ -52,5 +52,8 @@ uint64_t records_oldest(const Records *r);
 const Record *records_get(const Records *r, uint64_t seq);
 /* The newest record of @request_id, or NULL. */
 const Record *records_find(const Records *r, const char *request_id);
+/* records_add_finding() - appends one finding object (JSON text) to record @seq's findings;
+ * false when the record was evicted already. */
+bool records_add_finding(Records *r, uint64_t seq, const char *finding_json);
 /* Appends a record as a JSON object to @out; with_log adds "log". */
 void records_json(const Record *rec, Buf *out, bool with_log);

@@ -21,6 +21,7 @@
 #include "codec.h"
 #include "emulator.h"
 #include "macro.h"
+#include "shadow.h"
 #include "xalloc.h"
 
 const char *inv_status_name(InvStatus s) {
@@ -422,6 +423,11 @@ void sched_finish(Invocation *inv) {
         Emulator *e = fn->emu;
         bool ran = inv->env != NULL;
 
+        if (inv->shadow) {
+                /* A shadow run: no caller, no counters, no record of its own. */
+                shadow_finish(inv);
+                return;
+        }
         inv->finished = true;
         if (ran) {
                 fn->inflight--;
@@ -433,14 +439,20 @@ void sched_finish(Invocation *inv) {
                 if (inv->status == INV_TIMEOUT)
                         fn->counters.timeouts++;
         }
-        records_add(&e->records, inv);
+        uint64_t seq = records_add(&e->records, inv);
+        if (inv->env)
+                inv->env->last_seq = seq;
         metrics_observe(&fn->metrics, inv);
         if (inv->type == INVOKE_EVENT && async_after(inv)) {
                 pump_all(e);
                 return;
         }
+        /* A warm answer's shadow run: counted in flight before the caller hears back (so
+         * `run` and wait-idle wait for it), started after. */
+        Shadow *sh = shadow_prepare(inv, seq);
         if (inv->done_cb)
                 inv->done_cb(inv, inv->done_data);
+        shadow_launch(sh);
         inv_free(inv);
         if (ran)
                 pump_all(e);
@@ -451,7 +463,8 @@ void sched_env_available(ExecEnv *env) {
         Function *fn = env->fn;
         unsigned max = fn->cfg->lifecycle.max_invocations_per_environment;
 
-        if (env->fn->emu->shutting_down || env->retire || (max && env->invocations >= max)) {
+        if (env->fn->emu->shutting_down || env->retire || env->shadow ||
+            (max && env->invocations >= max)) {
                 env_shutdown(env);
                 return;
         }

@@ -20,7 +20,12 @@ static int none_memory_now(Cgroup *cg, uint64_t *ret) {
         return -EOPNOTSUPP;
 }
 
+static int none_cpu_usage_ns(Cgroup *cg, uint64_t *ret) {
+        return -EOPNOTSUPP;
+}
+
 const CgroupOps cg_none_ops = {
+        .cpu_usage_ns = none_cpu_usage_ns,
         .name = "none",
         .set_limits = none_set_limits,
         .oom_kills = none_oom_kills,

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cgroup.h"
 
@@ -61,7 +62,20 @@ static int v1_memory_now(Cgroup *cg, uint64_t *ret) {
         return 0;
 }
 
+static int v1_cpu_usage_ns(Cgroup *cg, uint64_t *ret) {
+        char buf[64];
+
+        if (!cg->cpuacct)
+                return -EOPNOTSUPP;
+        int r = cg__read(cg->cpuacct, "cpuacct.usage", buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        *ret = strtoull(buf, NULL, 10);
+        return 0;
+}
+
 const CgroupOps cg_v1_ops = {
+        .cpu_usage_ns = v1_cpu_usage_ns,
         .name = "v1",
         .set_limits = v1_set_limits,
         .oom_kills = v1_oom_kills,

@@ -56,7 +56,21 @@ static int v2_memory_now(Cgroup *cg, uint64_t *ret) {
         return 0;
 }
 
+static int v2_cpu_usage_ns(Cgroup *cg, uint64_t *ret) {
+        uint64_t usec;
+        const char *dir = cg->cpu ? cg->cpu : cg->unified;
+
+        if (!dir)
+                return -EOPNOTSUPP;
+        int r = cg__read_key(dir, "cpu.stat", "usage_usec", &usec);
+        if (r < 0)
+                return r;
+        *ret = usec * 1000;
+        return 0;
+}
+
 const CgroupOps cg_v2_ops = {
+        .cpu_usage_ns = v2_cpu_usage_ns,
         .name = "v2",
         .set_limits = v2_set_limits,
         .oom_kills = v2_oom_kills,

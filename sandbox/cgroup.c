@@ -128,8 +128,8 @@ static char *make_instance(const char *parent, const char *instance, int *ret_er
 }
 
 typedef struct Mounts {
-        char memory[512], pids[512], cpu[512], unified[512];
-        char memory_rel[512], pids_rel[512], cpu_rel[512], unified_rel[512];
+        char memory[512], pids[512], cpu[512], cpuacct[512], unified[512];
+        char memory_rel[512], pids_rel[512], cpu_rel[512], cpuacct_rel[512], unified_rel[512];
 } Mounts;
 
 static bool has_token(const char *list, const char *tok) {
@@ -167,6 +167,8 @@ static void read_mounts(Mounts *m) {
                                 snprintf(m->pids, sizeof(m->pids), "%s", point);
                         if (has_token(opts, "cpu"))
                                 snprintf(m->cpu, sizeof(m->cpu), "%s", point);
+                        if (has_token(opts, "cpuacct"))
+                                snprintf(m->cpuacct, sizeof(m->cpuacct), "%s", point);
                 }
         }
         fclose(f);
@@ -191,6 +193,8 @@ static void read_mounts(Mounts *m) {
                         snprintf(m->pids_rel, sizeof(m->pids_rel), "%s", path);
                 if (has_token(ctrls, "cpu"))
                         snprintf(m->cpu_rel, sizeof(m->cpu_rel), "%s", path);
+                if (has_token(ctrls, "cpuacct"))
+                        snprintf(m->cpuacct_rel, sizeof(m->cpuacct_rel), "%s", path);
         }
         fclose(f);
 }
@@ -275,6 +279,9 @@ int cg_host_init(CgHost *h, const char *root) {
                 p = xasprintf("%s/cpu", root);
                 h->cpu = make_instance(p, h->instance, &err);
                 free(p);
+                p = xasprintf("%s/cpuacct", root);
+                h->cpuacct = make_instance(p, h->instance, &err);
+                free(p);
                 p = xasprintf("%s/unified", root);
                 h->unified = make_instance(p, h->instance, &err);
                 free(p);
@@ -296,6 +303,11 @@ int cg_host_init(CgHost *h, const char *root) {
                                  m.memory, m.memory_rel, m.memory[0] ? strerror(err) : "");
                 h->pids = v1_instance(h, m.pids, m.pids_rel, &err);
                 h->cpu = v1_instance(h, m.cpu, m.cpu_rel, &err);
+                /* cpu and cpuacct may share a mount: then the cpu dir has cpuacct.usage. */
+                if (m.cpuacct[0] && strcmp(m.cpuacct, m.cpu) != 0)
+                        h->cpuacct = v1_instance(h, m.cpuacct, m.cpuacct_rel, &err);
+                else if (h->cpu)
+                        h->cpuacct = xstrdup(h->cpu);
                 if (m.unified[0]) {
                         char *base = xasprintf("%s%s", m.unified, m.unified_rel);
                         h->unified = make_instance(base, h->instance, &err);
@@ -311,9 +323,9 @@ int cg_host_init(CgHost *h, const char *root) {
 }
 
 void cg_host_deinit(CgHost *h) {
-        char *dirs[] = { h->memory, h->pids, h->cpu, h->unified };
+        char *dirs[] = { h->memory, h->pids, h->cpu, h->cpuacct, h->unified };
 
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < 5; i++) {
                 if (dirs[i])
                         (void) rmdir(dirs[i]);
                 free(dirs[i]);
@@ -350,6 +362,9 @@ int cg_create(Cgroup *cg, const CgHost *h, const char *name, const CgLimits *l) 
                 cg->memory = make_env_dir(h->memory, name, &err);
                 cg->pids = make_env_dir(h->pids, name, &err);
                 cg->cpu = make_env_dir(h->cpu, name, &err);
+                cg->cpuacct = h->cpuacct && h->cpu && strcmp(h->cpuacct, h->cpu) == 0
+                                      ? (cg->cpu ? xstrdup(cg->cpu) : NULL)
+                                      : make_env_dir(h->cpuacct, name, &err);
                 cg->unified = make_env_dir(h->unified, name, &err);
                 if (err < 0 && h->memory && !cg->memory) {
                         cg_destroy(cg);
@@ -371,10 +386,10 @@ int cg_create(Cgroup *cg, const CgHost *h, const char *name, const CgLimits *l) 
 }
 
 int cg_join_dirs(const Cgroup *cg, const char **out, int max) {
-        const char *dirs[] = { cg->memory, cg->pids, cg->cpu, cg->unified };
+        const char *dirs[] = { cg->memory, cg->pids, cg->cpu, cg->cpuacct, cg->unified };
         int n = 0;
 
-        for (size_t i = 0; i < 4 && n < max; i++) {
+        for (size_t i = 0; i < 5 && n < max; i++) {
                 bool dup = false;
                 for (int k = 0; k < n; k++)
                         dup = dup || (dirs[i] && strcmp(out[k], dirs[i]) == 0);
@@ -441,7 +456,7 @@ bool cg_oom_fired(Cgroup *cg) {
 }
 
 int cg_destroy(Cgroup *cg) {
-        char **dirs[] = { &cg->memory, &cg->pids, &cg->cpu, &cg->unified };
+        char **dirs[] = { &cg->memory, &cg->pids, &cg->cpu, &cg->cpuacct, &cg->unified };
         int r = 0;
 
         if (cg->freeze_fd >= 0) {
@@ -450,13 +465,13 @@ int cg_destroy(Cgroup *cg) {
                 close(cg->freeze_fd);
                 cg->freeze_fd = -1;
         }
-        for (size_t i = 0; i < 4; i++) {
+        for (size_t i = 0; i < 5; i++) {
                 char *d = *dirs[i];
                 if (!d)
                         continue;
                 /* v2 shares one dir between controllers: remove it once. */
                 bool shared = false;
-                for (size_t k = i + 1; k < 4; k++)
+                for (size_t k = i + 1; k < 5; k++)
                         shared = shared || (*dirs[k] && strcmp(*dirs[k], d) == 0);
                 if (!shared && rmdir(d) < 0 && errno != ENOENT) {
                         if (errno == EBUSY)
@@ -474,4 +489,10 @@ int cg_memory_now(Cgroup *cg, uint64_t *ret) {
         if (!cg->host || !cg->memory)
                 return -EOPNOTSUPP;
         return cg->host->ops->memory_now(cg, ret);
+}
+
+int cg_cpu_usage_ns(Cgroup *cg, uint64_t *ret) {
+        if (!cg->host)
+                return -EOPNOTSUPP;
+        return cg->host->ops->cpu_usage_ns(cg, ret);
 }

@@ -40,6 +40,8 @@ typedef struct CgroupOps {
         int (*oom_kills)(Cgroup *cg, uint64_t *ret);
         /* Process memory now (anonymous + shmem; never file cache), in bytes. */
         int (*memory_now)(Cgroup *cg, uint64_t *ret);
+        /* CPU time used by every task that ever ran in the cgroup, ns. */
+        int (*cpu_usage_ns)(Cgroup *cg, uint64_t *ret);
 } CgroupOps;
 
 /* What the host offers, detected once. */
@@ -49,6 +51,7 @@ typedef struct CgHost {
         char *memory; /* instance dirs per controller; NULL when not available */
         char *pids;
         char *cpu;
+        char *cpuacct; /* v1: precise CPU usage (may equal cpu) */
         char *unified; /* v2 or the hybrid's unified mount: freeze and kill */
         char instance[64];
         char reason[256]; /* why memory limits are not enforced, when they are not */
@@ -56,7 +59,7 @@ typedef struct CgHost {
 
 struct Cgroup {
         const CgHost *host;
-        char *memory, *pids, *cpu, *unified; /* this environment's dirs, or NULL */
+        char *memory, *pids, *cpu, *cpuacct, *unified; /* this environment's dirs, or NULL */
         int freeze_fd;
         uint64_t oom_seen;
 };
@@ -86,6 +89,8 @@ bool cg_oom_fired(Cgroup *cg);
 int cg_pids(const Cgroup *cg, pid_t *out, int max);
 /* cg_memory_now() - the cgroup's process memory now, bytes. Return: 0 or -errno. */
 int cg_memory_now(Cgroup *cg, uint64_t *ret);
+/* cg_cpu_usage_ns() - CPU time of the cgroup's tasks, dead ones included. */
+int cg_cpu_usage_ns(Cgroup *cg, uint64_t *ret);
 /* cg_destroy() - removes the dirs. Return: 0, or -EBUSY while processes remain (retry). */
 int cg_destroy(Cgroup *cg);
 

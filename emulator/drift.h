@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * Environment drift (DESIGN "Surfacing bugs"): after each invocation the figures an
+ * environment kept — descriptors, threads, resident memory, files and bytes in its /tmp —
+ * are read off the loop (libuv's thread pool). A finding needs a strict rise over 5
+ * consecutive invocations, the first 2 after init skipped, and a minimum total (descriptors
+ * +5, threads +5, RSS +max(4 MiB, 10 %), /tmp +1 MiB or +1 file), so that garbage-collector
+ * warm-up in Go or Node is not reported. Work after the response is caught in the settle
+ * window: CPU the environment burns in the settle_ms after asking for its next event, on 3
+ * consecutive invocations (≥ 2 ms each), is a work_after_response finding.
+ */
+
+enum { DRIFT_FDS, DRIFT_THREADS, DRIFT_RSS, DRIFT_TMP_FILES, DRIFT_TMP_BYTES, _DRIFT_MAX };
+
+typedef struct DriftSample {
+        int64_t v[_DRIFT_MAX]; /* -1: not measurable */
+} DriftSample;
+
+typedef struct DriftState {
+        unsigned samples;          /* since init */
+        DriftSample window[6];     /* the last 6 after the first 2 */
+        unsigned n_window;
+        bool reported[_DRIFT_MAX];
+        unsigned war_streak;       /* work-after-response, consecutive */
+        bool war_reported;
+        uint64_t settle_cpu_ns;    /* CPU time when the settle window opened */
+        uint64_t generation;       /* bumped at each init: stale samples are dropped */
+} DriftState;
+
+struct ExecEnv;
+
+/* drift_reset() - a new init: start counting again. */
+void drift_reset(DriftState *d);
+/* drift_sample() - reads the environment's figures in the thread pool; the verdict comes
+ * back on the loop and is recorded on record @seq. */
+void drift_sample(struct ExecEnv *env, uint64_t seq);
+/* Settle window (settle_ms > 0): its start and end. */
+void drift_settle_begin(struct ExecEnv *env);
+void drift_settle_end(struct ExecEnv *env, uint64_t seq);
+/* drift_check() - the rule over a window (exposed for unit tests). Return: the finding's
+ * kind index or -1; @ret_detail describes it. */
+int drift_check(DriftState *d, const DriftSample *s, char *ret_detail, size_t n);
