@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "compare.h"
 #include "config-internal.h"
 #include "macro.h"
 #include "xalloc.h"
@@ -927,9 +928,13 @@ static int set_shadow(CfgCtx *x, const CfgKey *k, void *base, const cJSON *v) {
                 for (int j = 0; r >= 0 && *dst && (*dst)[j]; j++) {
                         size_t mark2 = cfg__push(x, NULL, j);
 
+                        char why[160];
                         if (is_paths && (*dst)[j][0] != '$')
                                 r = cfg__error(x, "'%s' is not a JSONPath (it starts with $)",
                                                (*dst)[j]);
+                        else if (is_paths && compare_path_check((*dst)[j], why, sizeof(why)) < 0)
+                                r = cfg__error(x, "'%s' is outside lemu's JSONPath subset: %s",
+                                               (*dst)[j], why);
                         else if (!is_paths)
                                 r = check_ignore_value(x, (*dst)[j]);
                         cfg__pop(x, mark2);

@@ -40,6 +40,7 @@ typedef struct DriftWork {
         bool private_tmp;
         int64_t cg_rss_kb; /* -1: read RSS from procfs */
         DriftSample sample;
+        int64_t max_hwm_kb; /* the largest single peak, for Max Memory Used */
 } DriftWork;
 
 void drift_reset(DriftState *d) {
@@ -175,6 +176,9 @@ static void sample_work(uv_work_t *req) {
                         buf[r] = '\0';
                         const char *t = strstr(buf, "Threads:");
                         const char *m = strstr(buf, "VmRSS:");
+                        const char *h = strstr(buf, "VmHWM:");
+                        if (h)
+                                w->max_hwm_kb = MAX(w->max_hwm_kb, strtoll(h + 6, NULL, 10));
                         if (t)
                                 s->v[DRIFT_THREADS] += strtoll(t + 8, NULL, 10);
                         if (m && w->cg_rss_kb < 0)
@@ -234,6 +238,13 @@ static void sample_done(uv_work_t *req, int status) {
         ExecEnv *env = status == 0 ? find_env(w->emu, w->fn_index, w->env_id) : NULL;
         char detail[256];
 
+        if (env) {
+                /* Max Memory Used: the tree's largest peak and its process memory now. */
+                int64_t kb = MAX(w->max_hwm_kb, w->sample.v[DRIFT_RSS]);
+                unsigned mb = (unsigned) ((kb + 1023) / 1024);
+                if (mb > env->max_memory_mb)
+                        env->max_memory_mb = mb;
+        }
         if (env && env->drift.generation == w->generation) {
                 int k = drift_check(&env->drift, &w->sample, detail, sizeof(detail));
                 if (k >= 0)

@@ -83,6 +83,7 @@ struct Invocation {
         ExecEnv *env;
         uv_timer_t timer; /* function timeout, or async retry delay */
         bool timer_init;
+        bool timer_deferred; /* the timeout fired late once and was put back */
         uint64_t start_ns; /* event handed over (or suppressed init began) */
         int64_t deadline_ms;
         RapiEvent event;
@@ -162,6 +163,9 @@ struct ExecEnv {
         bool shadow;      /* a shadow run's environment: never idle, never routed to */
         DriftState drift;
         bool settling; /* in the settle window after an invocation */
+        pid_t runtime_pid; /* the runtime process (host pid), found at init */
+        uint64_t completion_due; /* loop time the completion timer is due */
+        bool completion_deferred;
         uint64_t last_seq; /* record of the last invocation it served */
         Cgroup cg;   /* memory, pids, cpu limits; freeze */
         bool has_cg;

@@ -63,20 +63,26 @@ static void check_user(Emulator *e, Function *fn) {
         }
         snprintf(uid, sizeof(uid), "%u", (unsigned) iso->uid);
         snprintf(gid, sizeof(gid), "%u", (unsigned) iso->gid);
-        const char *args[] = { "--no-pidns", "--uid",  uid,
-                               "--gid",      gid,      "--access",
-                               paths[0],     np > 1 ? "--access" : NULL,
-                               np > 1 ? paths[1] : NULL, NULL };
+        const char *args[] = { "--no-pidns",
+                               "--uid",
+                               uid,
+                               "--gid",
+                               gid,
+                               "--access",
+                               paths[0],
+                               np > 1 ? "--access" : NULL,
+                               np > 1 ? paths[1] : NULL,
+                               NULL };
         int r = sbx_probe(e->launcher_path, args, stage, sizeof(stage), &err);
         if (r == 0)
                 return;
         int which = -1;
         if (r > 0 && sscanf(stage, "access-%d", &which) == 1 && which >= 0 && which < np) {
-                iso->error = xasprintf(
-                        "the sandbox user (uid %u) cannot read %s '%s': %s; use "
-                        "--sandbox-user keep or put the code in a world-readable folder",
-                        (unsigned) iso->uid, names[which], paths[which],
-                        strerror_lower(err, why, sizeof(why)));
+                iso->error =
+                        xasprintf("the sandbox user (uid %u) cannot read %s '%s': %s; use "
+                                  "--sandbox-user keep or put the code in a world-readable folder",
+                                  (unsigned) iso->uid, names[which], paths[which],
+                                  strerror_lower(err, why, sizeof(why)));
                 return;
         }
         /* The probe itself failed (no setuid in a container, say): the first start will

@@ -32,6 +32,9 @@ typedef struct Logs {
                 uv_pipe_t pipe;
                 uv_tty_t tty;
         } h;
+        uv_check_t flush;       /* writes what the loop iteration logged, at once */
+        Buf pending;
+        bool flush_on;
         uint64_t queued;
         uint64_t dropped_lines;
         bool quiet; /* tests: keep per-invocation logs, print nothing */

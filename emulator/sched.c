@@ -353,6 +353,7 @@ static bool async_after(Invocation *inv) {
         inv->finished = false;
         inv->function_error = false;
         inv->cold = inv->suppressed_init = false;
+        inv->timer_deferred = false;
         inv->init_ms = inv->duration_ms = 0;
         inv->status = INV_SUCCESS;
         inv->error_type[0] = '\0';

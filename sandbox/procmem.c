@@ -118,3 +118,17 @@ uint64_t sbx_tree_max_hwm_kb(pid_t root) {
                 best = MAX(best, peak_of(pids[i]));
         return best;
 }
+
+pid_t sbx_tree_runtime(pid_t root) {
+        pid_t pids[64];
+        int n = sbx_tree_pids(root, pids, 64);
+
+        for (int i = 0; i < n; i++)
+                if (status_kb(pids[i], "VmHWM:") > 0)
+                        return pids[i]; /* status_kb() reads 0 for lemu-launcher */
+        return 0;
+}
+
+uint64_t sbx_pid_hwm_kb(pid_t pid) {
+        return pid > 0 ? peak_of(pid) : 0;
+}

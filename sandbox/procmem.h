@@ -24,3 +24,9 @@ int sbx_tree_pids(pid_t root, pid_t *out, int max);
  * boot), which with the pid names a process uniquely: "lemu-<pid>-<starttime>" folders and
  * cgroups belong to a live lemu only while both match. Return: 0 when @pid is gone. */
 unsigned long long sbx_start_time_of(pid_t pid);
+
+/* sbx_tree_runtime() - the first process of the tree that is not lemu's launcher or init: the
+ * runtime. Return: its pid, or 0. */
+pid_t sbx_tree_runtime(pid_t root);
+/* sbx_pid_hwm_kb() - one process's peak resident memory (VmHWM), KiB; 0 when gone. */
+uint64_t sbx_pid_hwm_kb(pid_t pid);
