@@ -298,6 +298,8 @@ static int parse(LaunchOpts *o, int argc, char **argv) {
                         o->access[o->n_access++] = v;
                 else if (strcmp(a, "--rapi-sock") == 0)
                         o->rapi_sock = atoi(v);
+                else if (strcmp(a, "--gate-fd") == 0)
+                        o->gate_fd = atoi(v);
                 else if (strcmp(a, "--netns-fd") == 0)
                         o->netns_fd = atoi(v);
                 else if (strcmp(a, "--userns-fd") == 0)
@@ -321,6 +323,7 @@ int main(int argc, char **argv) {
                 .rapi_sock = -1,
                 .netns_fd = -1,
                 .userns_fd = -1,
+                .gate_fd = -1,
         };
         const char *stage = NULL;
 
@@ -403,6 +406,17 @@ int main(int argc, char **argv) {
                 int r = launch_mounts(&o, &stage);
                 if (r < 0)
                         die(stage ? stage : "mount", -r);
+        }
+        if (o.gate_fd >= 0) {
+                /* Prepared ahead: everything is set up; the runtime starts when the daemon
+                 * says so (one byte), or never (EOF: the daemon closed the gate). */
+                char go;
+                ssize_t g;
+                while ((g = read(o.gate_fd, &go, 1)) < 0 && errno == EINTR)
+                        ;
+                if (g != 1)
+                        _exit(0);
+                close(o.gate_fd);
         }
         pid_t runtime = fork();
         if (runtime < 0)
