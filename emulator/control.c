@@ -165,6 +165,8 @@ static cJSON *environments_json(Function *fn) {
 
         LIST_FOREACH (it, &fn->envs) {
                 ExecEnv *env = container_of(it, ExecEnv, link);
+                if (env->spare)
+                        continue; /* set up ahead, not serving yet */
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddStringToObject(e, "id", env->name);
                 cJSON_AddStringToObject(e, "state", env_public_state(env));
@@ -185,7 +187,10 @@ static void recycle(Function *fn) {
         ListNode *it, *tmp;
 
         LIST_FOREACH_SAFE(it, tmp, &fn->envs) {
-                env_retire(container_of(it, ExecEnv, link));
+                ExecEnv *env = container_of(it, ExecEnv, link);
+                /* The prepared spare has served nothing: it stays, fresh, for the next start. */
+                if (!env->spare)
+                        env_retire(env);
         }
 }
 

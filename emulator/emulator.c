@@ -347,8 +347,10 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
         init_sandbox(e);
         iso_init(e);
         http_server_init(&e->api, loop, &api_ops, &e->api_limits, e);
-        for (size_t i = 0; i < e->n_functions; i++)
+        for (size_t i = 0; i < e->n_functions; i++) {
+                sched_spare_init(&e->functions[i]);
                 sched_provision(&e->functions[i]);
+        }
         e->api.overload_response = overload_response;
         uv_timer_init(loop, &e->grace_timer);
         e->grace_timer.data = e;
@@ -430,6 +432,8 @@ static void maybe_stopped(Emulator *e) {
                 return;
         e->stopped = true;
         uv_close((uv_handle_t *) &e->grace_timer, NULL);
+        for (size_t i = 0; i < e->n_functions; i++)
+                uv_close((uv_handle_t *) &e->functions[i].spare_timer, NULL);
         uv_close((uv_handle_t *) &e->watchdog, NULL);
         /* The last environments' cgroups: their processes are gone or going. */
         for (int i = 0; i < 100 && !list_empty(&e->dead_cgroups); i++) {

@@ -164,6 +164,10 @@ struct ExecEnv {
         DriftState drift;
         bool settling; /* in the settle window after an invocation */
         pid_t runtime_pid; /* the runtime process (host pid), found at init */
+        bool prepared;  /* launcher set up and waiting at its gate (env_prepare) */
+        bool want_gate; /* spawn() with a gate */
+        int gate_fd;    /* the daemon's end of the gate */
+        bool spare;     /* a function's prepared spare, not yet serving */
         uint64_t completion_due; /* loop time the completion timer is due */
         bool completion_deferred;
         uint64_t last_seq; /* record of the last invocation it served */
@@ -210,6 +214,8 @@ struct Function {
         Metrics metrics;
         uint64_t rng;           /* the function's random stream, from the seed */
         unsigned rr_cursor;     /* round_robin: the id served last */
+        ExecEnv *spare;         /* set up ahead for the next cold start (env_prepare) */
+        uv_timer_t spare_timer; /* makes the next spare, off the current invocation's turn */
         FnIsolation iso;
 };
 
@@ -284,6 +290,9 @@ uint64_t sched_random(Function *fn);
 void sched_provision(Function *fn);
 /* True while provisioned environments are still initialising. */
 bool sched_provisioning(const Emulator *e);
+/* sched_spare_timer_init() / sched_spare_gone() - the function's prepared spare. */
+void sched_spare_init(Function *fn);
+void sched_spare_gone(ExecEnv *env);
 const char *inv_status_name(InvStatus s);
 
 /* ---- isolation.c ---- */
@@ -309,6 +318,8 @@ void env_shutdown(ExecEnv *env);
 void env_retire(ExecEnv *env);
 /* env_provision() - initialises a new environment with no invocation waiting. */
 void env_provision(ExecEnv *env);
+/* env_prepare() - sets a cold environment's sandbox up ahead (see env.c). */
+void env_prepare(ExecEnv *env);
 const char *env_state_name(EnvState s);
 /* The state the control API and metrics show: 0 initializing, 1 idle, 2 busy, 3 frozen,
  * 4 shutting_down. */

@@ -35,6 +35,7 @@ enum {
         AFTER_SUPPRESSED_INIT, /* init failed in phase init: run it again under the invoke */
         AFTER_COLD,            /* back to the idle list, cold */
         AFTER_FREE,            /* ending for good */
+        AFTER_UNPREPARED,      /* a prepared launcher died before its runtime started */
 };
 
 #define LINE_MAX_BYTES  (256 * 1024)
@@ -43,6 +44,12 @@ enum {
 #define LATE_TIMER_MS   5
 
 static void start_init(ExecEnv *env);
+/* A prepared launcher's gate: closing it without a byte ends the launcher. */
+static void close_gate(ExecEnv *env) {
+        if (env->gate_fd >= 0)
+                close(env->gate_fd);
+        env->gate_fd = -1;
+}
 static void settle_cb(uv_timer_t *t);
 static void launch(ExecEnv *env);
 static void handoff_closed(uv_handle_t *h);
@@ -302,6 +309,16 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
                 close_process_handles(env);
                 return;
         }
+        if (env->prepared) {
+                /* Set up ahead and died before its runtime was let start (a stage failed):
+                 * nothing ran, nothing is reset; the next start is an ordinary one. */
+                env->prepared = false;
+                close_gate(env);
+                env->killing = true;
+                env->after_exit = AFTER_UNPREPARED;
+                close_process_handles(env);
+                return;
+        }
         /* It died on its own: the OOM killer (cgroup counter, or our RSS watchdog), a crash,
          * or an exit. */
         bool oom = env->rss_oom || (env->has_cg && cg_oom_fired(&env->cg));
@@ -512,6 +529,12 @@ static int spawn(ExecEnv *env) {
                 argv[n++] = "--tmp";
                 argv[n++] = tmp_arg;
         }
+        int gate[2] = { -1, -1 };
+        if (env->want_gate) {
+                if (pipe2(gate, O_CLOEXEC) < 0)
+                        return -errno;
+                PASS_FD("--gate-fd", gate[0]);
+        }
 #undef PASS_FD
         argv[n++] = "--";
         if (fc->command) {
@@ -546,6 +569,13 @@ static int spawn(ExecEnv *env) {
         o.stdio = stdio;
         o.exit_cb = exit_cb;
         int r = uv_spawn(env->emu->loop, &env->proc, &o);
+        if (gate[0] >= 0) {
+                close(gate[0]);
+                if (r == 0)
+                        env->gate_fd = gate[1];
+                else
+                        close(gate[1]);
+        }
         if (handoff[1] >= 0)
                 close(handoff[1]);
         env->open_handles = 4;
@@ -572,6 +602,8 @@ static int spawn(ExecEnv *env) {
 }
 
 static void env_kill(ExecEnv *env, int after) {
+        env->prepared = false;
+        close_gate(env);
         env->tmp_wait = false;
         sbx_tmp_wait(env->tmp, NULL, NULL);
         env->after_exit = after;
@@ -608,6 +640,7 @@ static void timer_closed(uv_handle_t *h) {
         list_unlink(&env->link);
         list_unlink(&env->idle_link);
         env->fn->n_envs--;
+        sched_spare_gone(env);
         if (env->has_cg)
                 emu_release_cgroup(e, &env->cg);
         if (env->netns_fd >= 0)
@@ -648,6 +681,9 @@ static void after_exit(ExecEnv *env) {
                 env->state = ENV_SHUTTING_DOWN;
                 rapi_close(&env->rapi, rapi_closed);
                 return;
+        case AFTER_UNPREPARED:
+                env->state = ENV_COLD; /* its next start spawns the ordinary way */
+                return;
         case AFTER_COLD:
         default:
                 env->state = ENV_COLD;
@@ -656,10 +692,12 @@ static void after_exit(ExecEnv *env) {
                         env_shutdown(env);
                         return;
                 }
-                if (!env->inv)
+                if (!env->inv) {
                         sched_env_available(env);
-                else
+                        env_prepare(env); /* its next cold start skips the sandbox set-up */
+                } else {
                         start_init(env); /* an invocation waits on it already */
+                }
                 return;
         }
 }
@@ -740,6 +778,18 @@ static void launch(ExecEnv *env) {
                 uv_timer_start(&env->timer, start_failed_cb, 0, 0);
                 return;
         }
+        if (env->prepared && env->proc_alive) {
+                /* Prepared ahead: the sandbox is set up, the runtime starts now. */
+                env->prepared = false;
+                bool opened = write(env->gate_fd, "g", 1) == 1;
+                close_gate(env);
+                if (!opened) {
+                        /* The launcher is gone: its exit arrives as an init failure. */
+                        kill(-env->proc.pid, SIGKILL);
+                        uv_process_kill(&env->proc, SIGKILL);
+                }
+                goto started;
+        }
         int r = spawn(env);
         if (r < 0) {
                 char note[256];
@@ -752,11 +802,38 @@ static void launch(ExecEnv *env) {
                 init_failed(env, "error", "Runtime.InvalidEntrypoint");
                 return;
         }
+started:
         if (!env->init_phase_invoke)
                 uv_timer_start(&env->timer, init_timeout_cb,
                                (uint64_t) llround(env->fn->cfg->init_timeout_s * 1000), 0);
         else if (inv)
                 deliver(env); /* arms the invocation's timer; the event waits for /next */
+}
+
+/*
+ * env_prepare() - sets a cold environment up ahead of need: cgroups joined, namespaces made,
+ * init running, the launcher waiting at its gate. The cold start that follows only opens
+ * the gate: its runtime's fork and exec are all that is left on the invocation's path.
+ * Nothing happens when the sandbox is not ready now (a /tmp image in the making).
+ */
+void env_prepare(ExecEnv *env) {
+        char msg[256];
+
+        if (env->state != ENV_COLD || env->proc_alive || env->prepared ||
+            env->emu->shutting_down || env->fn->iso.error || !sbx_tmp_ready(env->tmp) ||
+            sbx_tmp_error(env->tmp, msg, sizeof(msg)) < 0 || env->open_handles)
+                return;
+        env->want_gate = true;
+        int r = spawn(env);
+        env->want_gate = false;
+        if (r < 0) {
+                close_gate(env);
+                env->killing = true;
+                env->after_exit = AFTER_UNPREPARED;
+                close_process_handles(env);
+                return;
+        }
+        env->prepared = true;
 }
 
 /* The init error body the caller gets (spec §3.3). */
@@ -1222,7 +1299,7 @@ static ExecEnv *env_create(Function *fn, bool shadow) {
                         logs_write(&fn->emu->logs, note, strlen(note));
                 }
         }
-        env->handoff_fd = env->netns_fd = env->userns_fd = -1;
+        env->handoff_fd = env->netns_fd = env->userns_fd = env->gate_fd = -1;
         env->tmp = sbx_tmp_new(&fn->emu->tmp, &fn->iso.tmp, env->name);
         int r = 0;
         if (strcmp(fc->sandbox.network, "none") == 0)

@@ -87,7 +87,8 @@ void metrics_render(Emulator *e, Buf *out) {
                 ListNode *it;
                 LIST_FOREACH(it, &fn->envs) {
                         ExecEnv *env = container_of(it, ExecEnv, link);
-                        counts[env_public_state_index(env)]++;
+                        if (!env->spare)
+                                counts[env_public_state_index(env)]++;
                 }
                 for (size_t s = 0; s < 5; s++)
                         buf_printf(out, "lemu_environments{function=\"%s\",state=\"%s\"} %u\n",

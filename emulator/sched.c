@@ -172,7 +172,8 @@ void sched_provision(Function *fn) {
                 return;
         LIST_FOREACH(it, &fn->envs) {
                 ExecEnv *env = container_of(it, ExecEnv, link);
-                have += env->provisioned && !env->retire && env->state != ENV_SHUTTING_DOWN;
+                have += env->provisioned && !env->retire && env->state != ENV_SHUTTING_DOWN &&
+                        !env->spare;
         }
         for (; have < fn->cfg->lifecycle.provisioned; have++) {
                 ExecEnv *env = env_new(fn);
@@ -183,6 +184,53 @@ void sched_provision(Function *fn) {
         }
 }
 
+/* ---- prepared spares ------------------------------------------------------------------- */
+
+/* Each function keeps one environment set up ahead (cgroups, namespaces, init waiting at the
+ * launcher's gate), so that a cold start only pays for the runtime's own fork, exec and init.
+ * It takes the next environment id, so ids still count up in the order environments serve. */
+static void refill_spare(uv_timer_t *t) {
+        Function *fn = t->data;
+
+        if (fn->spare || fn->emu->shutting_down || fn->emu->ending)
+                return;
+        ExecEnv *env = env_new(fn);
+        if (!env)
+                return;
+        env->spare = true;
+        fn->spare = env;
+        env_prepare(env);
+}
+
+void sched_spare_init(Function *fn) {
+        uv_timer_init(fn->emu->loop, &fn->spare_timer);
+        fn->spare_timer.data = fn;
+        uv_timer_start(&fn->spare_timer, refill_spare, 0, 0);
+}
+
+void sched_spare_gone(ExecEnv *env) {
+        Function *fn = env->fn;
+
+        if (fn->spare != env)
+                return;
+        fn->spare = NULL;
+        if (!fn->emu->shutting_down && !uv_is_closing((uv_handle_t *) &fn->spare_timer))
+                uv_timer_start(&fn->spare_timer, refill_spare, 0, 0);
+}
+
+static ExecEnv *take_spare(Function *fn) {
+        ExecEnv *env = fn->spare;
+
+        if (!env || env->state != ENV_COLD)
+                return NULL;
+        fn->spare = NULL;
+        env->spare = false;
+        /* The next spare is made on the loop's next turn, not on this invocation's. */
+        if (!uv_is_closing((uv_handle_t *) &fn->spare_timer))
+                uv_timer_start(&fn->spare_timer, refill_spare, 0, 0);
+        return env;
+}
+
 /* Starts @inv now if a slot is free. Return: true when started (or failed for good). */
 static bool try_start(Invocation *inv, const char **ret_reason) {
         Function *fn = inv->fn;
@@ -191,6 +239,8 @@ static bool try_start(Invocation *inv, const char **ret_reason) {
         if (!has_capacity(fn, ret_reason))
                 return false;
         ExecEnv *env = pick_env(fn);
+        if (!env)
+                env = take_spare(fn);
         if (!env) {
                 env = env_new(fn);
                 if (!env) {
