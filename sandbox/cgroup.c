@@ -199,6 +199,34 @@ static void read_mounts(Mounts *m) {
         fclose(f);
 }
 
+/* v2's rule: a cgroup that hands controllers to its children has no processes itself. When
+ * lemu's own cgroup holds only lemu (a service, a container), lemu moves into a leaf beside
+ * the environments and enables the controllers; when other processes share it, lemu moves
+ * back and the limits stay unenforced (the reason says so). */
+static bool leave_for_leaf(CgHost *h, const char *base) {
+        char pid[24];
+        char *leaf = xasprintf("%s/%s-daemon", base, h->instance);
+
+        if (mkdir(leaf, 0755) < 0 && errno != EEXIST) {
+                free(leaf);
+                return false;
+        }
+        snprintf(pid, sizeof(pid), "%d", (int) getpid());
+        if (cg__write(leaf, "cgroup.procs", pid) < 0) {
+                rmdir(leaf);
+                free(leaf);
+                return false;
+        }
+        if (cg__write(base, "cgroup.subtree_control", "+memory") == 0) {
+                h->daemon_leaf = leaf;
+                return true;
+        }
+        (void) cg__write(base, "cgroup.procs", pid);
+        rmdir(leaf);
+        free(leaf);
+        return false;
+}
+
 /* v2: the instance dir with memory, pids and cpu delegated to its children. */
 static bool try_v2(CgHost *h, const char *base) {
         char ctrl[512];
@@ -209,7 +237,8 @@ static bool try_v2(CgHost *h, const char *base) {
         char sub[512];
         if (cg__read(base, "cgroup.subtree_control", sub, sizeof(sub)) < 0)
                 sub[0] = '\0';
-        if (!strstr(sub, "memory") && cg__write(base, "cgroup.subtree_control", "+memory") < 0) {
+        if (!strstr(sub, "memory") && cg__write(base, "cgroup.subtree_control", "+memory") < 0 &&
+            !leave_for_leaf(h, base)) {
                 snprintf(h->reason, sizeof(h->reason),
                          "cgroup v2 memory controller cannot be delegated under '%s' (it has "
                          "processes of its own)",
@@ -323,6 +352,20 @@ int cg_host_init(CgHost *h, const char *root) {
 }
 
 void cg_host_deinit(CgHost *h) {
+        if (h->daemon_leaf) {
+                /* Back where lemu came from, so the leaf can go. */
+                char pid[24], *parent = xstrdup(h->daemon_leaf);
+                char *slash = strrchr(parent, '/');
+                snprintf(pid, sizeof(pid), "%d", (int) getpid());
+                if (slash) {
+                        *slash = '\0';
+                        (void) cg__write(parent, "cgroup.procs", pid);
+                }
+                (void) rmdir(h->daemon_leaf);
+                free(parent);
+                free(h->daemon_leaf);
+                h->daemon_leaf = NULL;
+        }
         char *dirs[] = { h->memory, h->pids, h->cpu, h->cpuacct, h->unified };
 
         for (size_t i = 0; i < 5; i++) {

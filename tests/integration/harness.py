@@ -69,8 +69,13 @@ def pids_of_session(marker):
 class Lemu:
     """A running `lemu serve`. Use as a context manager."""
 
-    def __init__(self, *args, config=None, env=None, start_timeout=10.0):
+    def __init__(self, *args, config=None, env=None, start_timeout=10.0, lemu=None,
+                 prefix=None):
+        # lemu: another lemu binary (a copy other users can read); prefix: a command that
+        # execs it, e.g. ["setpriv", "--reuid=65534", …] to run it as another user.
         self.args = list(args)
+        self.lemu = lemu or LEMU
+        self.prefix = list(prefix or [])
         self.tmp = tempfile.mkdtemp(prefix="lemu-it-")
         os.chmod(self.tmp, 0o755)
         if config is not None:
@@ -94,8 +99,8 @@ class Lemu:
 
     def start(self):
         self._stderr = open(self.stderr_path, "wb")
-        cmd = [LEMU, "serve", "--listen", "127.0.0.1:0",
-               "--env", "LEMU_TEST_MARKER=" + self.marker] + self.args
+        cmd = self.prefix + [self.lemu, "serve", "--listen", "127.0.0.1:0",
+                             "--env", "LEMU_TEST_MARKER=" + self.marker] + self.args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr,
                                      env=self.env, cwd=self.tmp)
         line = [None]
