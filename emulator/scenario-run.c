@@ -420,7 +420,8 @@ static void fetch_log(Run *r, const char *request_id, Buf *out) {
                 const cJSON *log = cJSON_GetObjectItemCaseSensitive(j, "log");
                 if (cJSON_IsString(log) && log->valuestring[0]) {
                         size_t n = strlen(log->valuestring);
-                        const char *p = log->valuestring + (n > LOG_TAIL_MAX ? n - LOG_TAIL_MAX : 0);
+                        const char *p =
+                                log->valuestring + (n > LOG_TAIL_MAX ? n - LOG_TAIL_MAX : 0);
                         buf_printf(out, "log of request %s%s:\n%s%s", request_id,
                                    n > LOG_TAIL_MAX ? " (its end)" : "", p,
                                    p[strlen(p) - 1] == '\n' ? "" : "\n");
@@ -445,7 +446,8 @@ static void error_type_of(const Response *resp, char *out, size_t n) {
 }
 
 static bool body_is_json(const Response *resp) {
-        if (!utf8_valid(resp->body.data, resp->body.len))
+        if (!utf8_valid(resp->body.data, resp->body.len) ||
+            memchr(resp->body.data, '\0', resp->body.len))
                 return false;
         cJSON *j = cJSON_ParseWithLengthOpts(resp->body.data, resp->body.len + 1, NULL, 1);
         cJSON_Delete(j);
@@ -508,8 +510,8 @@ static void check_body(StepResult *res, const char *pfx, const ScnExpect *x, con
                 return;
         if (!body_is_json(resp)) {
                 _cleanup_free_ char *got = shown(b->data, b->len);
-                fail_line(res, "%s%s: the body is not JSON: %s", pfx, x->body_json ? "body" : "json",
-                          got);
+                fail_line(res, "%s%s: the body is not JSON: %s", pfx,
+                          x->body_json ? "body" : "json", got);
                 return;
         }
         if (x->body_json && !scn_json_equal(x->body_json, x->body_json_len, b->data, b->len)) {
@@ -533,8 +535,9 @@ static void check_body(StepResult *res, const char *pfx, const ScnExpect *x, con
 /* Checks one answer of an invoke step; @k counts from 1 when the step is parallel. */
 static void check_one(Run *r, const ScnStep *st, StepResult *res, const Response *resp,
                       unsigned k) {
-        static const int ok_status[] = { [INVOKE_REQUEST_RESPONSE] = 200, [INVOKE_EVENT] = 202,
-                                         [INVOKE_DRY_RUN] = 204 };
+        static const int ok_status[] = {
+                [INVOKE_REQUEST_RESPONSE] = 200, [INVOKE_EVENT] = 202, [INVOKE_DRY_RUN] = 204
+        };
         const ScnExpect *x = &st->expect;
         char pfx[48] = "", et[128];
 
@@ -546,8 +549,9 @@ static void check_one(Run *r, const ScnStep *st, StepResult *res, const Response
                 return;
         }
         error_type_of(resp, et, sizeof(et));
-        buf_printf(&res->out, "%srequest %s: status %d, environment %s, cold %s, function_error %s, "
-                              "error_type %s\n",
+        buf_printf(&res->out,
+                   "%srequest %s: status %d, environment %s, cold %s, function_error %s, "
+                   "error_type %s\n",
                    pfx, resp->request_id[0] ? resp->request_id : "-", resp->status,
                    resp->env[0] ? resp->env : "-",
                    resp->cold < 0 ? "-"
@@ -586,8 +590,8 @@ static void check_one(Run *r, const ScnStep *st, StepResult *res, const Response
 
 static void step_invoke(Run *r, const ScnStep *st, StepResult *res) {
         static const char *const type_name[] = { [INVOKE_REQUEST_RESPONSE] = "RequestResponse",
-                                                  [INVOKE_EVENT] = "Event",
-                                                  [INVOKE_DRY_RUN] = "DryRun" };
+                                                 [INVOKE_EVENT] = "Event",
+                                                 [INVOKE_DRY_RUN] = "DryRun" };
         _cleanup_free_ Response *resp = xcalloc(st->parallel, sizeof(Response));
         uint64_t deadline = now_ms() + (uint64_t) (st->read_timeout_s * 1000);
         char path[256], headers[128];
@@ -598,13 +602,21 @@ static void step_invoke(Run *r, const ScnStep *st, StepResult *res) {
                  "Content-Type: application/json\r\nX-Amz-Invocation-Type: %s\r\n",
                  type_name[st->type]);
         build_request(&r->req, r->port, "POST", path, headers, st->event, st->event_len);
-        /* Every request goes out, in order, before any answer is read. */
+        /* Every request goes out, in order, before any answer is read: all but the last
+         * byte first, then the last bytes back to back, so the server sees the N requests
+         * complete within microseconds of each other. */
+        Buf head = { .data = r->req.data, .len = r->req.len - 1 };
+        Buf tail = { .data = r->req.data + r->req.len - 1, .len = 1 };
         for (unsigned k = 0; k < st->parallel; k++) {
                 Conn *c = &r->conns[k];
                 resp[k].cold = -1;
                 if (conn_ready(c, r->port, resp[k].err, sizeof(resp[k].err)) == 0)
-                        (void) conn_send(c, &r->req, resp[k].err, sizeof(resp[k].err));
+                        (void) conn_send(c, st->parallel > 1 ? &head : &r->req, resp[k].err,
+                                         sizeof(resp[k].err));
         }
+        for (unsigned k = 0; k < st->parallel && st->parallel > 1; k++)
+                if (!resp[k].err[0])
+                        (void) conn_send(&r->conns[k], &tail, resp[k].err, sizeof(resp[k].err));
         for (unsigned k = 0; k < st->parallel; k++)
                 if (!resp[k].err[0])
                         (void) conn_recv(&r->conns[k], deadline, &resp[k]);
@@ -699,8 +711,9 @@ static int new_findings(Run *r, double wait_s, Finding **ret, size_t *ret_n, cha
         snprintf(path, sizeof(path), "/_lemu/wait-idle?timeout_s=%g", wait_s);
         int e = call(r, "POST", path, NULL, 0, wait_s + 30, &resp);
         if (e == 0 && resp.status == 408)
-                out_printf(r->o->fd, "%slemu: the server is still busy after %g s: findings may come "
-                                     "later\n",
+                out_printf(r->o->fd,
+                           "%slemu: the server is still busy after %g s: findings may come "
+                           "later\n",
                            r->o->tty ? "\r\033[K" : "", wait_s);
         response_free(&resp);
         for (;;) {
@@ -737,7 +750,8 @@ static int new_findings(Run *r, double wait_s, Finding **ret, size_t *ret_n, cha
                         if (s >= r->n_seen) {
                                 size_t cap = MAX(s + 1, r->n_seen * 2);
                                 r->seen = xrealloc(r->seen, cap * sizeof(uint32_t));
-                                memset(r->seen + r->n_seen, 0, (cap - r->n_seen) * sizeof(uint32_t));
+                                memset(r->seen + r->n_seen, 0,
+                                       (cap - r->n_seen) * sizeof(uint32_t));
                                 r->n_seen = cap;
                         }
                         uint32_t idx = 0;
@@ -823,8 +837,8 @@ static void step_findings(Run *r, const ScnStep *st, StepResult *res) {
                                 finding_free(&list[k]);
                                 continue;
                         }
-                        r->unclaimed = xrealloc(r->unclaimed,
-                                                (r->n_unclaimed + 1) * sizeof(Finding));
+                        r->unclaimed =
+                                xrealloc(r->unclaimed, (r->n_unclaimed + 1) * sizeof(Finding));
                         r->unclaimed[r->n_unclaimed++] = list[k];
                 }
                 free(list);
@@ -908,8 +922,8 @@ static void runner(void *arg) {
                         break;
                 }
                 res->ran = true;
-                res->is_case = st->has_expect || st->kind == SCN_STEP_EXPECT_FINDINGS ||
-                               res->failed;
+                res->is_case =
+                        st->has_expect || st->kind == SCN_STEP_EXPECT_FINDINGS || res->failed;
                 res->secs = (double) (clock_mono_ns() - t0) / 1e9;
                 progress_end(r, st, res);
         }
@@ -923,8 +937,8 @@ static void runner(void *arg) {
                         r->exit_code = EXIT_SERVICE;
                 }
                 if (n) {
-                        r->unclaimed = xrealloc(r->unclaimed,
-                                                (r->n_unclaimed + n) * sizeof(Finding));
+                        r->unclaimed =
+                                xrealloc(r->unclaimed, (r->n_unclaimed + n) * sizeof(Finding));
                         memcpy(r->unclaimed + r->n_unclaimed, list, n * sizeof(Finding));
                         r->n_unclaimed += n;
                 }
@@ -1085,12 +1099,14 @@ static void junit_suite(FILE *f, const Run *r) {
         run_counts(r, &cases, &failed);
         fputs("  <testsuite name=\"", f);
         xml_str(f, r->scn.name);
-        fprintf(f, "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\" time=\"%.3f\" "
-                   "timestamp=\"%s\" file=\"",
+        fprintf(f,
+                "\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"0\" time=\"%.3f\" "
+                "timestamp=\"%s\" file=\"",
                 cases, failed, r->secs, stamp);
         xml_str(f, r->scn.path);
-        fprintf(f, "\">\n    <properties>\n      <property name=\"seed\" value=\"%llu\"/>\n"
-                   "    </properties>\n",
+        fprintf(f,
+                "\">\n    <properties>\n      <property name=\"seed\" value=\"%llu\"/>\n"
+                "    </properties>\n",
                 (unsigned long long) r->cfg.seed);
         for (size_t i = 0; i < r->scn.n_steps; i++) {
                 const StepResult *res = &r->res[i];
@@ -1128,7 +1144,8 @@ static void junit_suite(FILE *f, const Run *r) {
                 xml_str(f, u->function);
                 fputs("\" classname=\"", f);
                 xml_str(f, r->scn.name);
-                fputs("\" time=\"0\">\n      <failure message=\"no expect_findings step claims ", f);
+                fputs("\" time=\"0\">\n      <failure message=\"no expect_findings step claims ",
+                      f);
                 xml_str(f, u->text);
                 fputs("\" type=\"finding\">", f);
                 xml_str(f, u->text);
@@ -1148,8 +1165,9 @@ static int write_junit(FILE *f, const char *file, const Run *runs, size_t n) {
                 failed += fl;
                 secs += runs[i].secs;
         }
-        fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lemu test\" "
-                   "tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n",
+        fprintf(f,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lemu test\" "
+                "tests=\"%zu\" failures=\"%zu\" errors=\"0\" time=\"%.3f\">\n",
                 cases, failed, secs);
         for (size_t i = 0; i < n; i++)
                 if (runs[i].ran)
@@ -1241,8 +1259,8 @@ int scn_main(int argc, char **argv) {
                 Run *r = &runs[i];
                 r->o = &o;
                 if (scn_load_file(&r->scn, files[i], err, sizeof(err)) < 0 ||
-                    (r->cfg_built = true, scn_build_config(&r->scn, &r->cfg, seed, err,
-                                                           sizeof(err)) < 0) ||
+                    (r->cfg_built = true,
+                     scn_build_config(&r->scn, &r->cfg, seed, err, sizeof(err)) < 0) ||
                     scn_bind(&r->scn, &r->cfg, err, sizeof(err)) < 0) {
                         out_printf(STDERR_FILENO, "lemu: %s\n", err);
                         rc = EXIT_USAGE;
@@ -1292,8 +1310,7 @@ int scn_main(int argc, char **argv) {
                                 out_printf(STDERR_FILENO,
                                            "lemu: %s: %llu invocation records were dropped "
                                            "(records_max): their findings were not seen\n",
-                                           runs[i].scn.path,
-                                           (unsigned long long) runs[i].dropped);
+                                           runs[i].scn.path, (unsigned long long) runs[i].dropped);
                 if (jf && write_junit(jf, junit, runs, n_files) < 0)
                         rc = worse(rc, EXIT_SERVICE);
                 out_printf(STDOUT_FILENO, "%zu passed, %zu failed\n", cases - failed, failed);

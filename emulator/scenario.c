@@ -36,7 +36,7 @@ extern char **environ;
 #define SCN_FILE_MAX (16u * 1024 * 1024)
 
 static const char *const finding_kinds[] = {
-        "state_leak",    "fd_growth",    "tmp_growth",          "memory_growth",
+        "state_leak",    "fd_growth",           "tmp_growth", "memory_growth",
         "thread_growth", "work_after_response", NULL,
 };
 
@@ -275,8 +275,7 @@ int scn_json_path_check(const char *path, char *why, size_t n) {
         return r;
 }
 
-int scn_json_find(const char *doc, size_t len, const char *path, size_t *ret_at,
-                  size_t *ret_len) {
+int scn_json_find(const char *doc, size_t len, const char *path, size_t *ret_at, size_t *ret_len) {
         Seg seg = { 0 };
         char why[128];
         size_t at = ws(doc, 0, len);
@@ -295,9 +294,9 @@ int scn_json_find(const char *doc, size_t len, const char *path, size_t *ret_at,
                         r = at < len && doc[at] == '[' ? raw_index(doc, at, len, seg.index, &at)
                                                        : -ENOENT;
                 else
-                        r = at < len && doc[at] == '{' ? raw_member(doc, at, len, seg.key.data,
-                                                                    seg.key.len, &at)
-                                                       : -ENOENT;
+                        r = at < len && doc[at] == '{'
+                                    ? raw_member(doc, at, len, seg.key.data, seg.key.len, &at)
+                                    : -ENOENT;
                 if (r < 0)
                         break;
         }
@@ -558,8 +557,8 @@ static int get_uint(Parser *p, const Node *v, const char *key, double min, doubl
                 return fail(p, v->at, "%s: expected a whole number from %.0f to %.0f, got %s", key,
                             min, max, describe(v->j));
         if (d != floor(d) || d < min || d > max)
-                return fail(p, v->at, "%s: expected a whole number from %.0f to %.0f, got %.*s", key,
-                            min, max, (int) MIN(v->end - v->at, (size_t) 32), p->text + v->at);
+                return fail(p, v->at, "%s: expected a whole number from %.0f to %.0f, got %.*s",
+                            key, min, max, (int) MIN(v->end - v->at, (size_t) 32), p->text + v->at);
         *ret = (unsigned long long) d;
         return 0;
 }
@@ -614,6 +613,7 @@ static int read_all(const char *path, size_t max, char **ret, size_t *ret_len) {
                 }
         }
         close(fd);
+        b.data[b.len] = '\0'; /* read() does not keep the Buf's terminator */
         *ret = buf_steal(&b, ret_len);
         return 0;
 }
@@ -621,8 +621,8 @@ static int read_all(const char *path, size_t max, char **ret, size_t *ret_len) {
 /* ---- steps ------------------------------------------------------------------------------ */
 
 static const char *const expect_keys[] = {
-        "status", "function_error", "error_type", "cold", "body", "body_regex", "json",
-        "environment", NULL,
+        "status",     "function_error", "error_type",  "cold", "body",
+        "body_regex", "json",           "environment", NULL,
 };
 
 static int opt_string(Parser *p, const Node *v, const char *key, ScnOptString *ret) {
@@ -669,7 +669,7 @@ static int parse_environment(Parser *p, const Node *v, ScnExpect *x) {
         for (size_t i = 0; r == 0 && i < n; i++)
                 r = step_ref(p, &kids[i], kids[i].j->string,
                              strcmp(kids[i].j->string, "same_as") == 0 ? &x->same_as
-                                                                        : &x->differs_from);
+                                                                       : &x->differs_from);
         return r;
 }
 
@@ -906,13 +906,13 @@ static const char *const *const step_keys[] = {
 
 static int parse_step(Parser *p, const Node *v, ScnStep *st) {
         static const char *const actions[] = {
-                "invoke", "fault", "recycle", "lifecycle", "wait_idle", "sleep_ms",
-                "expect_findings", NULL,
+                "invoke",    "fault",    "recycle",         "lifecycle",
+                "wait_idle", "sleep_ms", "expect_findings", NULL,
         };
         static const ScnStepKind kind_of[] = {
-                SCN_STEP_INVOKE,    SCN_STEP_INVOKE, /* fault: refused below */
-                SCN_STEP_RECYCLE,   SCN_STEP_LIFECYCLE, SCN_STEP_WAIT_IDLE,
-                SCN_STEP_SLEEP,     SCN_STEP_EXPECT_FINDINGS,
+                SCN_STEP_INVOKE,  SCN_STEP_INVOKE, /* fault: refused below */
+                SCN_STEP_RECYCLE, SCN_STEP_LIFECYCLE,       SCN_STEP_WAIT_IDLE,
+                SCN_STEP_SLEEP,   SCN_STEP_EXPECT_FINDINGS,
         };
         const Node *action = NULL;
         size_t n, which = 0;
@@ -1122,8 +1122,8 @@ int scn_load_string(Scenario *s, const char *text, size_t len, const char *path,
                 off = ws(t, off, len);
                 if (off >= len)
                         return fail(&p, len, "syntax error: unexpected end of the file");
-                return fail(&p, off, "syntax error near '%.*s'", (int) MIN(strcspn(t + off, "\r\n"), 24u),
-                            t + off);
+                return fail(&p, off, "syntax error near '%.*s'",
+                            (int) MIN(strcspn(t + off, "\r\n"), 24u), t + off);
         }
         Node rn = { .j = root, .at = ws(t, 0, len) };
         rn.end = val_end(t, rn.at, len);
@@ -1261,7 +1261,8 @@ int scn_bind(Scenario *s, const Config *c, char *err, size_t errn) {
                         Buf names = BUF_INIT;
                         for (size_t k = 0; k < c->n_functions; k++)
                                 buf_printf(&names, "%s%s", k ? ", " : "", c->functions[k].name);
-                        snprintf(err, errn, "%s:%u: step %zu: %s: no function '%s' in the config%s%s%s",
+                        snprintf(err, errn,
+                                 "%s:%u: step %zu: %s: no function '%s' in the config%s%s%s",
                                  s->path, st->line, i, verb[st->kind], st->function,
                                  names.len ? " (it has " : "", names.len ? names.data : "",
                                  names.len ? ")" : "");

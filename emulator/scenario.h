@@ -71,7 +71,7 @@ typedef struct ScnClaim {
 typedef struct ScnStep {
         ScnStepKind kind;
         unsigned index;
-        unsigned line; /* where the step starts in the file */
+        unsigned line;  /* where the step starts in the file */
         char *function; /* invoke, recycle, lifecycle */
         /* invoke */
         char *event; /* JSON text, exactly as written (or the @file's bytes) */
@@ -148,8 +148,7 @@ void scn_step_title(const ScnStep *st, char *out, size_t n);
  * @doc, @len: valid JSON (borrowed). @ret_at, @ret_len: the value's text inside @doc.
  * Return: 0; -ENOENT when nothing is there; -EINVAL for a path outside the subset.
  */
-int scn_json_find(const char *doc, size_t len, const char *path, size_t *ret_at,
-                  size_t *ret_len);
+int scn_json_find(const char *doc, size_t len, const char *path, size_t *ret_at, size_t *ret_len);
 /* scn_json_path_check() - 0 when @path is in the subset, else -EINVAL and why in @why. */
 int scn_json_path_check(const char *path, char *why, size_t n);
 /**
