@@ -136,14 +136,15 @@ static void handle_next(Rapi *r, HttpConn *c) {
 
 /* @id is the request id from the path; validated against the current event first. */
 static bool check_request_id(Rapi *r, HttpConn *c, Slice id, HttpRequest *req) {
-        if (!r->event || (r->state != RAPI_RUNNING && r->state != RAPI_RESPONDED) ||
-            !slice_eq(id, r->event->request_id)) {
+        /* The ids are the Rapi's own copies: once answered, the invocation may be gone. */
+        if (!r->event_id[0] || (r->state != RAPI_RUNNING && r->state != RAPI_RESPONDED) ||
+            !slice_eq(id, r->event_id)) {
                 respond_error(c, 400, "InvalidRequestID", "Invalid request ID");
                 return false;
         }
         Slice nonce;
-        if (r->event->invocation_id && http_header(req, "Lambda-Runtime-Invocation-Id", &nonce) &&
-            !slice_eq(nonce, r->event->invocation_id)) {
+        if (r->event_nonce[0] && http_header(req, "Lambda-Runtime-Invocation-Id", &nonce) &&
+            !slice_eq(nonce, r->event_nonce)) {
                 respond_error(c, 400, "InvalidRequestID", "Invalid request ID");
                 return false;
         }
@@ -195,6 +196,7 @@ static void handle_response(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
                 respond_accepted(c);
         }
         r->state = RAPI_RESPONDED;
+        r->event = NULL; /* the owner may free the invocation in result() */
         r->ops->result(r, &res);
 }
 
@@ -230,6 +232,7 @@ static void handle_error(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
         take_error_body(req, &res);
         respond_accepted(c);
         r->state = RAPI_RESPONDED;
+        r->event = NULL; /* the owner may free the invocation in result() */
         r->ops->result(r, &res);
 }
 
@@ -401,6 +404,9 @@ int rapi_deliver(Rapi *r, const RapiEvent *ev) {
         HttpConn *c = r->waiting;
         r->waiting = NULL;
         r->event = ev;
+        snprintf(r->event_id, sizeof(r->event_id), "%s", ev->request_id);
+        snprintf(r->event_nonce, sizeof(r->event_nonce), "%s",
+                 ev->invocation_id ? ev->invocation_id : "");
         r->state = RAPI_RUNNING;
         render_event(c, ev);
         return 0;
@@ -411,6 +417,7 @@ void rapi_reset(Rapi *r) {
 
         r->state = RAPI_STARTED;
         r->event = NULL;
+        r->event_id[0] = r->event_nonce[0] = '\0';
         r->waiting = NULL;
         if (!r->open)
                 return;
