@@ -3,10 +3,10 @@
  * loadgen - a closed-loop keep-alive HTTP/1.1 load client for bench/.
  *
  * N connections (the concurrency) each send `POST PATH` with a fixed body and wait for the
- * whole response before sending the next, for a duration or a request count, after a warm-up
- * whose requests are not recorded. One thread, one epoll set, level-triggered. Responses are
- * parsed by llhttp (Content-Length, chunked, read-until-close); a response that asks for
- * `Connection: close` or a broken connection makes that slot reconnect.
+ * whole response before sending the next (after --pause-ms, when given), for a duration or a
+ * request count, after a warm-up whose requests are not recorded. One thread, one epoll set,
+ * level-triggered. Responses are parsed by llhttp (Content-Length, chunked, read-until-close); a
+ * response that asks for `Connection: close` or a broken connection makes that slot reconnect.
  *
  * Latency runs from the write() of a request to the read() that completed its response,
  * CLOCK_MONOTONIC in ns, recorded in a log-linear histogram (128 sub-buckets per power of two,
@@ -88,6 +88,7 @@ typedef struct Conn {
         size_t sent;         /* request bytes written */
         uint64_t start_ns;   /* when the request in flight was first written */
         uint64_t retry_at;   /* CONN_IDLE: when to reconnect */
+        uint64_t send_at;    /* CONN_READY after a response: when the pause ends (0: none) */
         size_t err_len;      /* bytes of err_body kept */
         llhttp_t parser;
         char err_body[ERR_BODY_MAX];
@@ -103,6 +104,7 @@ typedef struct Options {
         double duration_s;
         double warmup_s;
         double timeout_s;
+        uint64_t pause_ns;     /* between a response and the next request on a connection */
         uint64_t max_requests; /* 0: run for duration_s */
 } Options;
 
@@ -224,6 +226,7 @@ static void conn_close(Run *run, Conn *c, uint64_t retry_at) {
         c->fd = -1;
         c->state = CONN_IDLE;
         c->retry_at = retry_at;
+        c->send_at = 0;
 }
 
 /* Counts a request that got no usable answer. */
@@ -265,6 +268,9 @@ static void conn_send(Run *run, Conn *c, uint64_t now) {
         ssize_t n;
 
         if (c->state == CONN_READY) {
+                if (c->send_at > now)
+                        return; /* pausing: the main loop sends when the pause ends */
+                c->send_at = 0;
                 if (now >= run->measure_end || interrupted) {
                         epoll_set(run, c, false);
                         return;
@@ -451,6 +457,11 @@ static void conn_read(Run *run, Conn *c) {
                 return;
         }
         c->state = CONN_READY;
+        if (run->opt.pause_ns) {
+                c->send_at = now + run->opt.pause_ns;
+                epoll_set(run, c, false);
+                return;
+        }
         conn_send(run, c, now);
 }
 
@@ -507,6 +518,27 @@ static void tick(Run *run, uint64_t now) {
                         break;
                 }
         }
+}
+
+/* Sends on the connections whose pause has ended. Return: the epoll timeout in ms until the
+ * next pause ends, at most TICK_MS. */
+static int end_pauses(Run *run, uint64_t now) {
+        uint64_t next = now + TICK_MS * 1000000ULL;
+
+        if (!run->opt.pause_ns)
+                return TICK_MS;
+        for (unsigned i = 0; i < run->opt.concurrency; i++) {
+                Conn *c = &run->conns[i];
+
+                if (c->state != CONN_READY || !c->send_at)
+                        continue;
+                if (c->send_at <= now)
+                        conn_send(run, c, now);
+                else if (c->send_at < next)
+                        next = c->send_at;
+        }
+        /* Rounded up: a pause is never cut short. */
+        return (int) ((next - now + 999999) / 1000000);
 }
 
 static bool busy(const Run *run) {
@@ -570,8 +602,10 @@ static double parse_seconds(const char *s, const char *what) {
 static void usage(FILE *f) {
         fputs("Usage: loadgen --url http://127.0.0.1:PORT/path [-c N] [-d SECONDS] [-n REQUESTS]\n"
               "               [--warmup SECONDS] [--timeout SECONDS] [--body STRING]\n"
+              "               [--pause-ms MS]\n"
               "Keep-alive HTTP/1.1 POST load with N connections; prints one JSON line.\n"
-              "Defaults: -c 1, -d 5, --warmup 1, --timeout 10, --body '{\"bench\":1}'.\n",
+              "--pause-ms: wait between a response and the next request on a connection.\n"
+              "Defaults: -c 1, -d 5, --warmup 1, --timeout 10, --body '{\"bench\":1}', no pause.\n",
               f);
 }
 
@@ -584,6 +618,7 @@ static void parse_args(int argc, char **argv, Options *opt) {
                 { "warmup", required_argument, NULL, 'w' },
                 { "timeout", required_argument, NULL, 't' },
                 { "body", required_argument, NULL, 'b' },
+                { "pause-ms", required_argument, NULL, 'p' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -597,7 +632,7 @@ static void parse_args(int argc, char **argv, Options *opt) {
                           .warmup_s = 1,
                           .timeout_s = 10,
                           .body = "{\"bench\":1}" };
-        while ((ch = getopt_long(argc, argv, "u:c:d:n:w:t:b:h", longopts, NULL)) != -1) {
+        while ((ch = getopt_long(argc, argv, "u:c:d:n:w:t:b:p:h", longopts, NULL)) != -1) {
                 switch (ch) {
                 case 'u':
                         url = optarg;
@@ -638,6 +673,9 @@ static void parse_args(int argc, char **argv, Options *opt) {
                         break;
                 case 'b':
                         opt->body = optarg;
+                        break;
+                case 'p':
+                        opt->pause_ns = (uint64_t) (parse_seconds(optarg, "pause") * 1e6);
                         break;
                 case 'h':
                         usage(stdout);
@@ -752,11 +790,11 @@ int main(int argc, char **argv) {
                 conn_connect(run, c);
         }
 
-        for (uint64_t last_tick = start;;) {
+        for (uint64_t last_tick = start, wait_ms = TICK_MS;;) {
                 uint64_t now;
                 int n;
 
-                n = epoll_wait(run->epfd, events, (int) run->opt.concurrency, TICK_MS);
+                n = epoll_wait(run->epfd, events, (int) run->opt.concurrency, (int) wait_ms);
                 if (n < 0 && errno != EINTR) {
                         perror("loadgen: epoll_wait");
                         return 1;
@@ -764,6 +802,7 @@ int main(int argc, char **argv) {
                 now = now_ns();
                 for (int i = 0; i < n; i++)
                         conn_event(run, events[i].data.ptr, events[i].events, now);
+                wait_ms = (uint64_t) end_pauses(run, now_ns());
 
                 if (run->opt.max_requests && run->issued >= run->opt.max_requests &&
                     run->measure_end > now)

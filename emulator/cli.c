@@ -377,8 +377,7 @@ static uint64_t print_findings(Emulator *e) {
                         const char *path = cJSON_GetStringValue(cJSON_GetObjectItem(f, "path"));
                         const char *warm = cJSON_GetStringValue(cJSON_GetObjectItem(f, "warm"));
                         const char *fresh = cJSON_GetStringValue(cJSON_GetObjectItem(f, "fresh"));
-                        const char *detail =
-                                cJSON_GetStringValue(cJSON_GetObjectItem(f, "detail"));
+                        const char *detail = cJSON_GetStringValue(cJSON_GetObjectItem(f, "detail"));
                         fprintf(stderr, "lemu: finding %s", kind ? kind : "?");
                         if (path)
                                 fprintf(stderr, " at %s", path);

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <regex.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "buf.h"
 #include "compare.h"
+#include "macro.h"
 #include "xalloc.h"
 
 /* ---- arena -------------------------------------------------------------------------- */
@@ -173,14 +175,30 @@ static int parse_string(Parser *ps, const char **ret_str, size_t *ret_len) {
                 }
                 q++;
                 switch (*q++) {
-                case '"': out[n++] = '"'; break;
-                case '\\': out[n++] = '\\'; break;
-                case '/': out[n++] = '/'; break;
-                case 'b': out[n++] = '\b'; break;
-                case 'f': out[n++] = '\f'; break;
-                case 'n': out[n++] = '\n'; break;
-                case 'r': out[n++] = '\r'; break;
-                case 't': out[n++] = '\t'; break;
+                case '"':
+                        out[n++] = '"';
+                        break;
+                case '\\':
+                        out[n++] = '\\';
+                        break;
+                case '/':
+                        out[n++] = '/';
+                        break;
+                case 'b':
+                        out[n++] = '\b';
+                        break;
+                case 'f':
+                        out[n++] = '\f';
+                        break;
+                case 'n':
+                        out[n++] = '\n';
+                        break;
+                case 'r':
+                        out[n++] = '\r';
+                        break;
+                case 't':
+                        out[n++] = '\t';
+                        break;
                 case 'u': {
                         unsigned cp, lo;
                         if (stop - q < 4 || hex4(q, &cp) < 0)
@@ -194,7 +212,8 @@ static int parse_string(Parser *ps, const char **ret_str, size_t *ret_len) {
                         n += put_utf8(out + n, cp);
                         break;
                 }
-                default: return -EINVAL;
+                default:
+                        return -EINVAL;
                 }
         }
         *ret_str = out;
@@ -351,7 +370,8 @@ static int parse_object(Parser *ps, JNode *out, unsigned depth) {
         if (r == 0) {
                 JMember *ms = v;
                 size_t k = 0;
-                qsort(ms, n, sizeof(JMember), member_order);
+                if (n > 1)
+                        qsort(ms, n, sizeof(JMember), member_order);
                 /* Of equal keys (now adjacent, in text order) the last one counts. */
                 for (size_t i = 0; i < n; i++) {
                         if (i + 1 < n && ms[i].key_len == ms[i + 1].key_len &&
@@ -440,9 +460,15 @@ typedef struct IPath {
         char *keys; /* the decoded keys the segments point into */
 } IPath;
 
-static int path_error(char *why, size_t n, const char *fmt, size_t at) {
-        if (why && n)
-                snprintf(why, n, fmt, at);
+static int path_error(char *why, size_t n, const char *fmt, ...) _printf_(3, 4);
+static int path_error(char *why, size_t n, const char *fmt, ...) {
+        va_list ap;
+
+        if (why && n) {
+                va_start(ap, fmt);
+                vsnprintf(why, n, fmt, ap);
+                va_end(ap);
+        }
         return -EINVAL;
 }
 
@@ -453,7 +479,7 @@ static int path_parse(const char *s, IPath *ret, char *why, size_t wn) {
         int r = 0;
 
         if (s[0] != '$') {
-                r = path_error(why, wn, "a path starts with $ (offset %zu)", 0);
+                r = path_error(why, wn, "a path starts with $");
                 goto fail;
         }
         while (s[i]) {
@@ -526,7 +552,8 @@ static int path_parse(const char *s, IPath *ret, char *why, size_t wn) {
                                 goto fail;
                         }
                 } else {
-                        r = path_error(why, wn, "unexpected character at offset %zu (expected '.' or '[')",
+                        r = path_error(why, wn,
+                                       "unexpected character at offset %zu (expected '.' or '[')",
                                        i);
                         goto fail;
                 }
@@ -729,9 +756,13 @@ static int walk(Ctx *c, const JNode *a, const JNode *b) {
                         if (ma && mb && ma->key_len == mb->key_len &&
                             memcmp(ma->key, mb->key, ma->key_len) == 0)
                                 o = 0;
-                        const JMember *m = o <= 0 ? ma : mb;
+                        const JNode *va = o <= 0 && ma ? &ma->val : NULL;
+                        const JNode *vb = o >= 0 && mb ? &mb->val : NULL;
+                        const JMember *m = o <= 0 && ma ? ma : mb;
+                        if (!m)
+                                break;
                         Seg s = { .kind = SEG_KEY, .key = m->key, .len = m->key_len };
-                        if (walk_child(c, s, o <= 0 ? &ma->val : NULL, o >= 0 ? &mb->val : NULL))
+                        if (walk_child(c, s, va, vb))
                                 return 1;
                         i += o <= 0;
                         j += o >= 0;
@@ -791,8 +822,8 @@ int compare_bytes(const char *a, size_t alen, const char *b, size_t blen, Compar
 }
 
 int compare_answers(const char *a, size_t alen, const char *b, size_t blen,
-                    const char *const *ignore_paths, const regex_t *ignore_values,
-                    size_t n_values, CompareDiff *ret) {
+                    const char *const *ignore_paths, const regex_t *ignore_values, size_t n_values,
+                    CompareDiff *ret) {
         int r = compare_json(a, alen, b, blen, ignore_paths, ignore_values, n_values, ret);
 
         if (r == -EINVAL)

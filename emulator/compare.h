@@ -72,8 +72,8 @@ int compare_bytes(const char *a, size_t alen, const char *b, size_t blen, Compar
  * not JSON. Return: 0 equal, 1 different (@ret written).
  */
 int compare_answers(const char *a, size_t alen, const char *b, size_t blen,
-                    const char *const *ignore_paths, const regex_t *ignore_values,
-                    size_t n_values, CompareDiff *ret);
+                    const char *const *ignore_paths, const regex_t *ignore_values, size_t n_values,
+                    CompareDiff *ret);
 
 /**
  * compare_path_check() - checks one ignore path against the subset above.

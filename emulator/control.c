@@ -306,8 +306,8 @@ static void busy_counts(Emulator *e, Buf *b) {
                         retrying++;
                 }
         }
-        buf_printf(b, "\"in_flight\":%u,\"queued\":%u,\"retrying\":%u,\"shadow\":%u",
-                   e->inflight, queued, retrying, e->shadows);
+        buf_printf(b, "\"in_flight\":%u,\"queued\":%u,\"retrying\":%u,\"shadow\":%u", e->inflight,
+                   queued, retrying, e->shadows);
 }
 
 static void waiter_timeout(uv_timer_t *t) {

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Drift sampling and its rule; see drift.h. The thread-pool work reads procfs only (and the
- * environment's /tmp through /proc/PID/root when it has a mount namespace of its own); it
- * touches no daemon state. Its result finds the environment again by function and id, so an
- * environment ended meanwhile is simply not found.
+ * Drift sampling and its rule; see drift.h. A sample reads procfs (and the cgroup's memory),
+ * and /tmp: one statfs() of the environment's own /tmp filesystem through /proc/PID/root, or
+ * a walk of its folder in dir mode.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -11,9 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
-
-#include <uv.h>
 
 #include "drift.h"
 #include "emulator.h"
@@ -27,21 +25,6 @@ static const char *const kind_of[_DRIFT_MAX] = {
         [DRIFT_RSS] = "memory_growth",      [DRIFT_TMP_FILES] = "tmp_growth",
         [DRIFT_TMP_BYTES] = "tmp_growth",
 };
-
-typedef struct DriftWork {
-        uv_work_t req;
-        Emulator *emu;
-        size_t fn_index;
-        unsigned env_id;
-        uint64_t generation;
-        uint64_t seq;
-        pid_t pids[256];
-        int n_pids;
-        bool private_tmp;
-        int64_t cg_rss_kb; /* -1: read RSS from procfs */
-        DriftSample sample;
-        int64_t max_hwm_kb; /* the largest single peak, for Max Memory Used */
-} DriftWork;
 
 void drift_reset(DriftState *d) {
         uint64_t gen = d->generation + 1;
@@ -94,7 +77,11 @@ int drift_check(DriftState *d, const DriftSample *s, char *ret_detail, size_t n)
         return -1;
 }
 
-/* ---- the thread pool's part ------------------------------------------------------------ */
+/* ---- sampling ------------------------------------------------------------------------- */
+
+/* At most this many entries of a /tmp folder are walked (dir mode); past it the sample has
+ * no /tmp figures, which breaks a rise rather than inventing one. */
+#define TMP_WALK_MAX 4096
 
 static bool is_launcher(pid_t pid) {
         char path[64], comm[32] = "";
@@ -122,93 +109,77 @@ static int64_t count_dir(const char *path) {
         return n;
 }
 
-static void walk_tmp(const char *dir, int depth, int64_t *files, int64_t *bytes) {
+/* Files and bytes under @dir, on its own filesystem only: code carried over under /tmp is a
+ * bind mount of the host's, not the function's files. Return: false past TMP_WALK_MAX. */
+static bool walk_tmp(const char *dir, int depth, int64_t *files, int64_t *bytes) {
         DIR *d = opendir(dir);
+        struct stat top;
+        bool ok = true;
 
-        if (!d || depth > 16) {
-                if (d)
-                        closedir(d);
-                return;
+        if (!d)
+                return true;
+        if (depth > 16 || fstat(dirfd(d), &top) < 0) {
+                closedir(d);
+                return true;
         }
         struct dirent *de;
-        while ((de = readdir(d))) {
+        while (ok && (de = readdir(d))) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
                     strcmp(de->d_name, "lost+found") == 0)
                         continue;
                 struct stat st;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    st.st_dev != top.st_dev)
                         continue;
-                (*files)++;
-                if (S_ISDIR(st.st_mode)) {
+                if (++*files > TMP_WALK_MAX)
+                        ok = false;
+                else if (S_ISDIR(st.st_mode)) {
                         char *sub = xasprintf("%s/%s", dir, de->d_name);
-                        walk_tmp(sub, depth + 1, files, bytes);
+                        ok = walk_tmp(sub, depth + 1, files, bytes);
                         free(sub);
                 } else {
                         *bytes += (int64_t) st.st_blocks * 512;
                 }
         }
         closedir(d);
+        return ok;
 }
 
-static void sample_work(uv_work_t *req) {
-        DriftWork *w = req->data;
-        DriftSample *s = &w->sample;
-        pid_t inside = 0;
+static bool private_mount_ns(pid_t pid) {
+        struct stat a, b;
+        char path[64];
 
-        s->v[DRIFT_FDS] = 0;
-        s->v[DRIFT_THREADS] = 0;
-        s->v[DRIFT_RSS] = 0;
-        for (int i = 0; i < w->n_pids; i++) {
-                char path[64], buf[4096];
-                if (is_launcher(w->pids[i]))
-                        continue;
-                inside = w->pids[i];
-                snprintf(path, sizeof(path), "/proc/%d/fd", (int) w->pids[i]);
-                int64_t fds = count_dir(path);
-                if (fds > 0)
-                        s->v[DRIFT_FDS] += fds;
-                snprintf(path, sizeof(path), "/proc/%d/status", (int) w->pids[i]);
-                int fd = open(path, O_RDONLY | O_CLOEXEC);
-                ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-                if (fd >= 0)
-                        close(fd);
-                if (r > 0) {
-                        buf[r] = '\0';
-                        const char *t = strstr(buf, "Threads:");
-                        const char *m = strstr(buf, "VmRSS:");
-                        const char *h = strstr(buf, "VmHWM:");
-                        if (h)
-                                w->max_hwm_kb = MAX(w->max_hwm_kb, strtoll(h + 6, NULL, 10));
-                        if (t)
-                                s->v[DRIFT_THREADS] += strtoll(t + 8, NULL, 10);
-                        if (m && w->cg_rss_kb < 0)
-                                s->v[DRIFT_RSS] += strtoll(m + 6, NULL, 10);
-                }
-        }
-        if (w->cg_rss_kb >= 0)
-                s->v[DRIFT_RSS] = w->cg_rss_kb;
+        snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int) pid);
+        return stat("/proc/self/ns/mnt", &a) == 0 && stat(path, &b) == 0 && a.st_ino != b.st_ino;
+}
+
+/* /tmp's files and bytes: a folder of the host (dir mode, bind-mounted or as TMPDIR) is
+ * walked; a filesystem of the environment's own (image, tmpfs), seen from inside its mount
+ * namespace through process @inside, is one statfs(). */
+static void sample_tmp(ExecEnv *env, pid_t inside, DriftSample *s) {
+        char arg[4096 + 8], path[64];
+        const char *dir = env->tmp ? sbx_tmp_tmpdir(env->tmp) : NULL;
+        struct statfs f;
+
         s->v[DRIFT_TMP_FILES] = s->v[DRIFT_TMP_BYTES] = -1;
-        if (w->private_tmp && inside) {
-                char root[64];
+        if (!dir && env->tmp && sbx_tmp_launch_arg(env->tmp, -1, arg, sizeof(arg)) &&
+            strncmp(arg, "bind:", 5) == 0)
+                dir = arg + 5;
+        if (dir) {
                 int64_t files = 0, bytes = 0;
-                snprintf(root, sizeof(root), "/proc/%d/root/tmp", (int) inside);
-                walk_tmp(root, 0, &files, &bytes);
-                s->v[DRIFT_TMP_FILES] = files;
-                s->v[DRIFT_TMP_BYTES] = bytes;
+                if (walk_tmp(dir, 0, &files, &bytes)) {
+                        s->v[DRIFT_TMP_FILES] = files;
+                        s->v[DRIFT_TMP_BYTES] = bytes;
+                }
+                return;
         }
-}
-
-static ExecEnv *find_env(Emulator *e, size_t fn_index, unsigned id) {
-        ListNode *it;
-
-        if (fn_index >= e->n_functions)
-                return NULL;
-        LIST_FOREACH(it, &e->functions[fn_index].envs) {
-                ExecEnv *env = container_of(it, ExecEnv, link);
-                if (env->id == id)
-                        return env;
+        if (!inside || !private_mount_ns(inside))
+                return; /* the host's /tmp: not the environment's to judge */
+        snprintf(path, sizeof(path), "/proc/%d/root/tmp", (int) inside);
+        if (statfs(path, &f) == 0) {
+                s->v[DRIFT_TMP_FILES] = (int64_t) (f.f_files - f.f_ffree);
+                s->v[DRIFT_TMP_BYTES] = (int64_t) ((f.f_blocks - f.f_bfree) * f.f_frsize);
         }
-        return NULL;
 }
 
 /* Records a finding of @kind on record @seq, in the function's counters and the log. */
@@ -233,60 +204,60 @@ void drift_report(ExecEnv *env, uint64_t seq, const char *kind, const char *deta
         buf_free(&b);
 }
 
-static void sample_done(uv_work_t *req, int status) {
-        DriftWork *w = req->data;
-        ExecEnv *env = status == 0 ? find_env(w->emu, w->fn_index, w->env_id) : NULL;
-        char detail[256];
-
-        if (env) {
-                /* Max Memory Used: the tree's largest peak and its process memory now. */
-                int64_t kb = MAX(w->max_hwm_kb, w->sample.v[DRIFT_RSS]);
-                unsigned mb = (unsigned) ((kb + 1023) / 1024);
-                if (mb > env->max_memory_mb)
-                        env->max_memory_mb = mb;
-        }
-        if (env && env->drift.generation == w->generation) {
-                int k = drift_check(&env->drift, &w->sample, detail, sizeof(detail));
-                if (k >= 0)
-                        drift_report(env, w->seq, kind_of[k], detail);
-        }
-        w->emu->background--;
-        Emulator *e = w->emu;
-        free(w);
-        emu_check_idle(e);
-        if (e->on_background_done && e->background == 0)
-                e->on_background_done(e);
-}
-
-static bool private_mount_ns(pid_t pid) {
-        struct stat a, b;
-        char path[64];
-
-        snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int) pid);
-        return stat("/proc/self/ns/mnt", &a) == 0 && stat(path, &b) == 0 && a.st_ino != b.st_ino;
-}
-
+/*
+ * Read on the loop, when the runtime has just asked for its next event and before that event
+ * is delivered: the only moment the figures are those between two invocations. (Read later,
+ * off the loop, they raced with the next invocation, which may already have been given its
+ * event, and samples finished out of order.) A few procfs reads and one statfs(); the tree's
+ * memory peak they give is Max Memory Used's too.
+ */
 void drift_sample(ExecEnv *env, uint64_t seq) {
-        Emulator *e = env->emu;
+        pid_t pids[256], inside = 0;
+        DriftSample s = { .v = { 0 } };
+        int64_t max_hwm_kb = 0; /* the largest single peak, for Max Memory Used */
         uint64_t bytes;
+        char detail[256];
 
         if (!env->fn->cfg->lifecycle.drift || !env->proc_alive)
                 return;
-        DriftWork *w = xcalloc(1, sizeof(*w));
-        w->emu = e;
-        w->fn_index = (size_t) (env->fn - e->functions);
-        w->env_id = env->id;
-        w->generation = env->drift.generation;
-        w->seq = seq;
-        w->n_pids = sbx_tree_pids(env->proc.pid, w->pids, 256);
-        w->private_tmp = w->n_pids > 0 && private_mount_ns(w->pids[w->n_pids - 1]);
-        w->cg_rss_kb = env->has_cg && cg_memory_now(&env->cg, &bytes) == 0 ? (int64_t) (bytes / 1024)
-                                                                           : -1;
-        w->req.data = w;
-        if (uv_queue_work(e->loop, &w->req, sample_work, sample_done) < 0)
-                free(w);
-        else
-                e->background++;
+        int n = sbx_tree_pids(env->proc.pid, pids, 256);
+        for (int i = 0; i < n; i++) {
+                char path[64], buf[4096];
+                if (is_launcher(pids[i]))
+                        continue;
+                inside = pids[i];
+                snprintf(path, sizeof(path), "/proc/%d/fd", (int) pids[i]);
+                int64_t fds = count_dir(path);
+                if (fds > 0)
+                        s.v[DRIFT_FDS] += fds;
+                snprintf(path, sizeof(path), "/proc/%d/status", (int) pids[i]);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+                if (fd >= 0)
+                        close(fd);
+                if (r > 0) {
+                        buf[r] = '\0';
+                        const char *t = strstr(buf, "Threads:");
+                        const char *m = strstr(buf, "VmRSS:");
+                        const char *h = strstr(buf, "VmHWM:");
+                        if (h)
+                                max_hwm_kb = MAX(max_hwm_kb, strtoll(h + 6, NULL, 10));
+                        if (t)
+                                s.v[DRIFT_THREADS] += strtoll(t + 8, NULL, 10);
+                        if (m)
+                                s.v[DRIFT_RSS] += strtoll(m + 6, NULL, 10);
+                }
+        }
+        if (env->has_cg && cg_memory_now(&env->cg, &bytes) == 0)
+                s.v[DRIFT_RSS] = (int64_t) (bytes / 1024);
+        /* Max Memory Used: the tree's largest peak and its process memory now. */
+        unsigned mb = (unsigned) ((MAX(max_hwm_kb, s.v[DRIFT_RSS]) + 1023) / 1024);
+        if (mb > env->max_memory_mb)
+                env->max_memory_mb = mb;
+        sample_tmp(env, inside, &s);
+        int k = drift_check(&env->drift, &s, detail, sizeof(detail));
+        if (k >= 0)
+                drift_report(env, seq, kind_of[k], detail);
 }
 
 /* CPU time of the environment, ns: the cgroup's accounting (precise, dead threads and

@@ -7,12 +7,13 @@
 /*
  * Environment drift (DESIGN "Surfacing bugs"): after each invocation the figures an
  * environment kept — descriptors, threads, resident memory, files and bytes in its /tmp —
- * are read off the loop (libuv's thread pool). A finding needs a strict rise over 5
- * consecutive invocations, the first 2 after init skipped, and a minimum total (descriptors
- * +5, threads +5, RSS +max(4 MiB, 10 %), /tmp +1 MiB or +1 file), so that garbage-collector
- * warm-up in Go or Node is not reported. Work after the response is caught in the settle
- * window: CPU the environment burns in the settle_ms after asking for its next event, on 3
- * consecutive invocations (≥ 2 ms each), is a work_after_response finding.
+ * are read when its runtime asks for its next event, before that event goes (see drift.c).
+ * A finding needs a strict rise over 5 consecutive invocations, the first 2 after init
+ * skipped, and a minimum total (descriptors +5, threads +5, RSS +max(4 MiB, 10 %), /tmp
+ * +1 MiB or +1 file), so that garbage-collector warm-up in Go or Node is not reported. Work
+ * after the response is caught in the settle window: CPU the environment burns in the
+ * settle_ms after asking for its next event, on 3 consecutive invocations (≥ 2 ms each), is a
+ * work_after_response finding.
  */
 
 enum { DRIFT_FDS, DRIFT_THREADS, DRIFT_RSS, DRIFT_TMP_FILES, DRIFT_TMP_BYTES, _DRIFT_MAX };
@@ -29,15 +30,15 @@ typedef struct DriftState {
         unsigned war_streak;       /* work-after-response, consecutive */
         bool war_reported;
         uint64_t settle_cpu_ns;    /* CPU time when the settle window opened */
-        uint64_t generation;       /* bumped at each init: stale samples are dropped */
+        uint64_t generation;       /* bumped at each init */
 } DriftState;
 
 struct ExecEnv;
 
 /* drift_reset() - a new init: start counting again. */
 void drift_reset(DriftState *d);
-/* drift_sample() - reads the environment's figures in the thread pool; the verdict comes
- * back on the loop and is recorded on record @seq. */
+/* drift_sample() - reads the environment's figures now and records a verdict on record
+ * @seq. */
 void drift_sample(struct ExecEnv *env, uint64_t seq);
 /* Settle window (settle_ms > 0): its start and end. */
 void drift_settle_begin(struct ExecEnv *env);

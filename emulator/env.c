@@ -268,7 +268,8 @@ static void fail_invocation(Invocation *inv, InvStatus status, const char *type,
 /* Closes the invocation's books on @env: times, END and REPORT; the env lets go of it. */
 static void detach(ExecEnv *env, Invocation *inv) {
         uv_timer_stop(&inv->timer);
-        inv->duration_ms = ms_since(inv->start_ns);
+        /* Ended before its event was handed over (lemu shut down during init): no time. */
+        inv->duration_ms = inv->start_ns ? ms_since(inv->start_ns) : 0;
         if (inv->suppressed_init) {
                 /* Everything ran on the invocation's clock. */
                 inv->init_ms = 0;
@@ -1081,7 +1082,7 @@ static void update_memory(ExecEnv *env) {
 }
 
 /* On the invocation's path only the runtime's own peak is read (one procfs file); the
- * whole tree and the cgroup are read with the drift sample, in the thread pool. */
+ * whole tree and the cgroup are read with the drift sample, once the caller has its answer. */
 static void update_memory_quick(ExecEnv *env) {
         if (!env->proc_alive || env->runtime_pid <= 0)
                 return;

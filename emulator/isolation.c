@@ -63,16 +63,13 @@ static void check_user(Emulator *e, Function *fn) {
         }
         snprintf(uid, sizeof(uid), "%u", (unsigned) iso->uid);
         snprintf(gid, sizeof(gid), "%u", (unsigned) iso->gid);
-        const char *args[] = { "--no-pidns",
-                               "--uid",
-                               uid,
-                               "--gid",
-                               gid,
-                               "--access",
-                               paths[0],
-                               np > 1 ? "--access" : NULL,
-                               np > 1 ? paths[1] : NULL,
-                               NULL };
+        const char *args[12] = { "--no-pidns", "--uid", uid, "--gid", gid };
+        int k = 5;
+        for (int i = 0; i < np; i++) {
+                args[k++] = "--access";
+                args[k++] = paths[i];
+        }
+        args[k] = NULL;
         int r = sbx_probe(e->launcher_path, args, stage, sizeof(stage), &err);
         if (r == 0)
                 return;
@@ -85,8 +82,14 @@ static void check_user(Emulator *e, Function *fn) {
                                   strerror_lower(err, why, sizeof(why)));
                 return;
         }
-        /* The probe itself failed (no setuid in a container, say): the first start will
-         * tell precisely; nothing is assumed here. */
+        if (r > 0 && (strcmp(stage, "setuid") == 0 || strcmp(stage, "setgid") == 0)) {
+                /* Root without CAP_SETUID (a restricted container): no start could work. */
+                iso->error = xasprintf("lemu cannot switch to the sandbox user (uid %u): %s; use "
+                                       "--sandbox-user keep",
+                                       (unsigned) iso->uid, strerror_lower(err, why, sizeof(why)));
+                return;
+        }
+        /* Anything else: the first start says precisely what failed; nothing is assumed. */
 }
 
 static void resolve(Emulator *e, Function *fn, Notes *notes) {

@@ -263,9 +263,9 @@ static void compare_work(uv_work_t *req) {
         for (size_t i = 0; i < n; i++)
                 if (regcomp(&rx[k], s->values[i], REG_EXTENDED | REG_NOSUB) == 0)
                         k++; /* config validation compiled it already: this does not fail */
-        s->result = compare_answers(s->warm_body.data, s->warm_body.len, s->fresh_body.data,
-                                    s->fresh_body.len, (const char *const *) s->paths, rx, k,
-                                    &s->diff);
+        s->result =
+                compare_answers(s->warm_body.data, s->warm_body.len, s->fresh_body.data,
+                                s->fresh_body.len, (const char *const *) s->paths, rx, k, &s->diff);
         for (size_t i = 0; i < k; i++)
                 regfree(&rx[i]);
         free(rx);

@@ -12,12 +12,14 @@
  *   - clone and unshare are allowed, except with a CLONE_NEW* flag: one rule per flag, on
  *     the flags argument (arg0 of both on every architecture lemu builds for but s390).
  *
- * Deliberately allowed: userfaultfd and kcmp (runtimes use them; both already need the
- * caller's own access), personality, chroot (needs CAP_SYS_CHROOT anyway).
+ * Deliberately allowed: userfaultfd (the vm.unprivileged_userfaultfd sysctl governs it),
+ * kcmp (needs ptrace read access to both processes anyway), personality, and chroot (needs
+ * CAP_SYS_CHROOT anyway).
  *
  * The filter is for the native architecture only: a system call made through another ABI
  * (i386's int 0x80, x32's numbers on x86_64) would dodge the rules, so it kills the process
- * (SCMP_FLTATR_ACT_BADARCH). Lambda runs no 32-bit code either.
+ * (SCMP_FLTATR_ACT_BADARCH): a 32-bit program inside a function dies of SIGSYS at its first
+ * system call.
  *
  * Denials are invisible to lemu: SECCOMP_RET_ERRNO goes straight back to the caller, and
  * nothing reaches the daemon. Only user notification (SCMP_ACT_NOTIFY) would let it see and
@@ -71,10 +73,9 @@ static const FilterRule default_rules[] = {
         { "fspick", EPERM },        /* new mount API: reconfiguring an existing mount */
         { "mount_setattr", EPERM }, /* e.g. turning read-only mounts writable */
 
-        /* Namespaces: joining one; new ones are refused by flag (clone, unshare) below. */
-        { "setns", EPERM },
-        /* Flags in memory: ENOSYS makes glibc fall back to clone, whose flags are checked. */
-        { "clone3", ENOSYS },
+        /* Namespaces: new ones are refused by flag (clone, unshare) below. */
+        { "setns", EPERM },   /* joining an existing namespace */
+        { "clone3", ENOSYS }, /* flags in memory: glibc falls back to clone, which is checked */
 
         /* The machine itself. */
         { "reboot", EPERM },          /* reboot, halt, Ctrl-Alt-Del behaviour */
@@ -85,33 +86,33 @@ static const FilterRule default_rules[] = {
         { "delete_module", EPERM },   /* unloading one */
         { "bpf", EPERM },             /* kernel programs and maps */
         { "perf_event_open", EPERM }, /* performance counters: a side channel on the host */
-        { "swapon", EPERM },          /* host swap */
-        { "swapoff", EPERM },
+        { "swapon", EPERM },          /* adding host swap */
+        { "swapoff", EPERM },         /* removing it */
         { "acct", EPERM },            /* process accounting for the whole host */
         { "quotactl", EPERM },        /* disk quotas */
-        { "quotactl_fd", EPERM },
-        { "syslog", EPERM },          /* the kernel log buffer (dmesg) */
+        { "quotactl_fd", EPERM },     /* the same, by descriptor */
+        { "syslog", EPERM },          /* the kernel log buffer (dmesg), not syslog(3) */
         { "lookup_dcookie", EPERM },  /* an old profiler interface to kernel paths */
         { "iopl", EPERM },            /* raw I/O port access (x86) */
-        { "ioperm", EPERM },
+        { "ioperm", EPERM },          /* the same, per port range */
 
         /* Keys: the kernel keyring is not namespaced. */
-        { "keyctl", EPERM },
-        { "add_key", EPERM },
-        { "request_key", EPERM },
+        { "keyctl", EPERM },      /* reading and managing keys */
+        { "add_key", EPERM },     /* adding one */
+        { "request_key", EPERM }, /* asking the kernel (and its upcalls) for one */
 
-        /* Clocks are system-wide. Read-only adjtimex/clock_adjtime (modes 0) go too: the
-         * mode sits in memory, where the filter cannot look. */
-        { "clock_settime", EPERM },
-        { "clock_adjtime", EPERM },
-        { "settimeofday", EPERM },
-        { "adjtimex", EPERM },
-        { "stime", EPERM }, /* 32-bit ABIs only */
+        /* Clocks are system-wide. Read-only adjtimex/clock_adjtime (modes 0) are refused too:
+         * the mode sits in memory, where the filter cannot look. */
+        { "clock_settime", EPERM }, /* setting a clock */
+        { "clock_adjtime", EPERM }, /* adjusting one */
+        { "settimeofday", EPERM },  /* setting the wall clock */
+        { "adjtimex", EPERM },      /* adjusting it (NTP) */
+        { "stime", EPERM },         /* setting it on 32-bit ABIs (not on x86_64) */
 
         /* File handles: open_by_handle_at reaches files outside the mount namespace's view
-         * (the "shocker" escape); name_to_handle_at only serves it. */
-        { "open_by_handle_at", EPERM },
-        { "name_to_handle_at", EPERM },
+         * (the "shocker" escape). */
+        { "open_by_handle_at", EPERM }, /* opening a file by handle */
+        { "name_to_handle_at", EPERM }, /* making the handle: serves only the call above */
 };
 
 /* New namespaces, refused in clone's and unshare's flags. CLONE_NEWTIME shares its bit with

@@ -8,6 +8,8 @@
  *   mount-readonly  the whole tree read-only (mount_setattr, else a remount per mount)
  *   mount-tmp       /tmp per --tmp: "tmpfs:BYTES", "dev:PATH" (an ext4 image on a loop
  *                   device the daemon attached) or "bind:DIR"; new mounts are writable
+ *   mount-code      code_dir (and the bootstrap's folder) when they lie under /tmp, carried
+ *                   over the new /tmp at the same path, read-only with the rest
  *   mount-proc      a fresh /proc when we are pid 1 of a new pid namespace
  *
  * "ns:FD" is a tmpfs /tmp kept from an earlier start of the same environment: the launcher
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,6 +40,18 @@
 #endif
 #ifndef AT_RECURSIVE
 #        define AT_RECURSIVE 0x8000
+#endif
+#ifndef SYS_open_tree
+#        define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#        define SYS_move_mount 429
+#endif
+#ifndef OPEN_TREE_CLONE
+#        define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#        define MOVE_MOUNT_F_EMPTY_PATH 0x4
 #endif
 
 /* struct mount_attr of linux/mount.h, spelled here so that older headers build too. */
@@ -165,6 +180,90 @@ static int mount_tmp(const char *spec) {
         return -EINVAL;
 }
 
+/*
+ * Code kept under /tmp (a scratch folder, a test's copy) would vanish under the private
+ * /tmp: it is carried over, as a bind mount at the same path (read-only with the rest), so
+ * the function finds it where its configuration says. The folders leading to it are made
+ * in the new /tmp; nothing else of the host's /tmp shows.
+ */
+#define MAX_CARRIED 2
+
+typedef struct Carried {
+        const char *path[MAX_CARRIED];
+        char buf[MAX_CARRIED][4096];
+        int fd[MAX_CARRIED];
+        int n;
+} Carried;
+
+static bool under_tmp(const char *path) {
+        return path && strncmp(path, "/tmp/", 5) == 0 && path[5];
+}
+
+static int carry_one(Carried *c, const char *path) {
+        for (int i = 0; i < c->n; i++) {
+                size_t l = strlen(c->path[i]);
+                if (strncmp(path, c->path[i], l) == 0 && (path[l] == '/' || !path[l]))
+                        return 0; /* inside one carried already */
+        }
+        if (c->n == MAX_CARRIED)
+                return 0;
+        int fd = (int) syscall(SYS_open_tree, AT_FDCWD, path,
+                               OPEN_TREE_CLONE | O_CLOEXEC | AT_RECURSIVE);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno; /* a missing one fails later, clearly */
+        c->path[c->n] = path;
+        c->fd[c->n++] = fd;
+        return 0;
+}
+
+static int carry_out(const LaunchOpts *o, Carried *c) {
+        c->n = 0;
+        if (under_tmp(o->chdir)) {
+                int r = carry_one(c, o->chdir);
+                if (r < 0)
+                        return r;
+        }
+        if (under_tmp(o->argv[0])) {
+                /* The bootstrap's folder, when it is not in code_dir. */
+                snprintf(c->buf[1], sizeof(c->buf[1]), "%s", o->argv[0]);
+                char *slash = strrchr(c->buf[1], '/');
+                *slash = '\0';
+                if (under_tmp(c->buf[1]))
+                        return carry_one(c, c->buf[1]);
+        }
+        return 0;
+}
+
+static int mkdir_p(char *path) {
+        for (char *p = path + 1;; p++) {
+                if (*p != '/' && *p)
+                        continue;
+                char keep = *p;
+                *p = '\0';
+                int r = mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
+                *p = keep;
+                if (r < 0 || !keep)
+                        return r;
+        }
+}
+
+static int carry_in(Carried *c) {
+        int r = 0;
+
+        for (int i = 0; i < c->n; i++) {
+                char dir[4096];
+                snprintf(dir, sizeof(dir), "%s", c->path[i]);
+                if (r == 0)
+                        r = mkdir_p(dir);
+                if (r == 0 && syscall(SYS_move_mount, c->fd[i], "", AT_FDCWD, c->path[i],
+                                      MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                        r = -errno;
+                close(c->fd[i]);
+        }
+        c->n = 0;
+        return r;
+}
+
 static bool in_user_namespace(void) {
         char buf[256];
         int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
@@ -210,8 +309,20 @@ int launch_mounts(const LaunchOpts *o, const char **ret_stage) {
                                 return r;
                 }
                 if (o->tmp) {
+                        Carried c;
+                        *ret_stage = "mount-code";
+                        r = carry_out(o, &c);
+                        if (r < 0)
+                                return r;
                         *ret_stage = "mount-tmp";
                         r = mount_tmp(o->tmp);
+                        if (r < 0) {
+                                for (int i = 0; i < c.n; i++)
+                                        close(c.fd[i]);
+                                return r;
+                        }
+                        *ret_stage = "mount-code";
+                        r = carry_in(&c);
                         if (r < 0)
                                 return r;
                 }

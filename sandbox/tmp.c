@@ -59,9 +59,9 @@ struct SbxTmp {
         SbxImage *image;
         char *dir;
         int mntns_fd;
-        bool done;   /* the preparation ended (err says how) */
-        bool busy;   /* the folder is being made on the thread pool */
-        bool freed;  /* sbx_tmp_free() came while busy */
+        bool done;  /* the preparation ended (err says how) */
+        bool busy;  /* the folder is being made on the thread pool */
+        bool freed; /* sbx_tmp_free() came while busy */
         int err;
         char msg[MSG_MAX];
         sbx_tmp_ready_cb cb;
@@ -69,11 +69,11 @@ struct SbxTmp {
         uv_work_t work;
 };
 
-/* A release: descriptors to close, a file to unlink, a tree to remove, off the loop. */
+/* A release: a descriptor to close, a file to unlink, a tree to remove, off the loop. */
 typedef struct SbxJob {
         uv_work_t work;
         SbxTmpHost *host;
-        int fds[2];
+        int fd;
         char *unlink_path;
         char *tree;
 } SbxJob;
@@ -90,8 +90,9 @@ const char *sbx_tmp_mode_to_string(SbxTmpMode m) {
 /*
  * ext4 keeps for itself: inode tables (256 bytes per 16 KiB), reserved clusters for delayed
  * allocation (2 %, at most 16 MiB), bitmaps and group descriptors (about 1/8192), plus a
- * few blocks. Measured on this kernel with one large file written until ENOSPC: caps of
- * 512, 1024, 4096 and 10240 MiB all fit, with 0.3 to 1 MiB to spare.
+ * few blocks. Measured here (Linux 6.x, e2fsprogs 1.47): caps of 512, 1024, 4096 and
+ * 10240 MiB all fit whole (fallocate, and 600 MiB written in 1 MiB writes until ENOSPC),
+ * with 1.3 to 2.2 MiB to spare; the ext4 of a 512 MiB cap is a 533 MiB sparse file.
  */
 uint64_t sbx_tmp_image_bytes(uint64_t cap_bytes) {
         uint64_t img = cap_bytes;
@@ -146,9 +147,10 @@ static void remove_dead(const char *parent) {
 static void job_work(uv_work_t *w) {
         SbxJob *j = w->data;
 
-        for (int i = 0; i < 2; i++)
-                if (j->fds[i] >= 0)
-                        close(j->fds[i]);
+        /* The last reference to a loop device or a mount namespace: the kernel detaches the
+         * device, or unmounts the tmpfs, inside this close. */
+        if (j->fd >= 0)
+                close(j->fd);
         if (j->unlink_path)
                 (void) unlink(j->unlink_path);
         if (j->tree)
@@ -164,12 +166,11 @@ static void job_done(uv_work_t *w, int status) {
         free(j);
 }
 
-static void job_run(SbxTmpHost *h, int fd0, int fd1, char *unlink_path, char *tree) {
+static void job_run(SbxTmpHost *h, int fd, char *unlink_path, char *tree) {
         SbxJob *j = xcalloc(1, sizeof(*j));
 
         j->host = h;
-        j->fds[0] = fd0;
-        j->fds[1] = fd1;
+        j->fd = fd;
         j->unlink_path = unlink_path;
         j->tree = tree;
         j->work.data = j;
@@ -191,7 +192,7 @@ static bool same_key(const SbxImage *img, const SbxTmpSpec *s) {
 
 static void image_release(SbxImage *img) {
         list_unlink(&img->link);
-        job_run(img->host, img->loop_fd, -1, img->path, NULL);
+        job_run(img->host, img->loop_fd, img->path, NULL);
         free(img);
 }
 
@@ -199,10 +200,10 @@ static unsigned spares_of(SbxTmpHost *h, const SbxTmpSpec *s) {
         unsigned n = 0;
         ListNode *it;
 
-        LIST_FOREACH(it, &h->spares) {
+        LIST_FOREACH (it, &h->spares) {
                 n += same_key(container_of(it, SbxImage, link), s);
         }
-        LIST_FOREACH(it, &h->preparing) {
+        LIST_FOREACH (it, &h->preparing) {
                 SbxImage *img = container_of(it, SbxImage, link);
                 n += !img->owner && same_key(img, s);
         }
@@ -405,10 +406,25 @@ static void create_done(uv_work_t *w, int status) {
         snprintf(owner, sizeof(owner), "nodiscard,lazy_itable_init=1,root_owner=%u:%u",
                  (unsigned) (img->uid == (uid_t) -1 ? geteuid() : img->uid),
                  (unsigned) (img->gid == (gid_t) -1 ? getegid() : img->gid));
-        const char *argv[] = { h->mkfs, "-q", "-F", "-b", "4096", "-i", "16384", "-I", "256",
-                               "-m", "0", "-O", "^has_journal,^resize_inode", "-E", owner,
-                               img->path, NULL };
-        uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE }, { .flags = UV_IGNORE },
+        const char *argv[] = { h->mkfs,
+                               "-q",
+                               "-F",
+                               "-b",
+                               "4096",
+                               "-i",
+                               "16384",
+                               "-I",
+                               "256",
+                               "-m",
+                               "0",
+                               "-O",
+                               "^has_journal,^resize_inode",
+                               "-E",
+                               owner,
+                               img->path,
+                               NULL };
+        uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE },
+                                          { .flags = UV_IGNORE },
                                           { .flags = UV_IGNORE } };
         uv_process_options_t o = {
                 .file = h->mkfs,
@@ -496,7 +512,7 @@ SbxTmp *sbx_tmp_new(SbxTmpHost *h, const SbxTmpSpec *spec, const char *name) {
         t->mntns_fd = -1;
         switch (spec->mode) {
         case SBX_TMP_IMAGE:
-                LIST_FOREACH(it, &h->spares) {
+                LIST_FOREACH (it, &h->spares) {
                         SbxImage *img = container_of(it, SbxImage, link);
                         if (same_key(img, spec)) {
                                 list_unlink(&img->link);
@@ -507,7 +523,7 @@ SbxTmp *sbx_tmp_new(SbxTmpHost *h, const SbxTmpSpec *spec, const char *name) {
                         }
                 }
                 if (!t->image) {
-                        LIST_FOREACH(it, &h->preparing) {
+                        LIST_FOREACH (it, &h->preparing) {
                                 SbxImage *img = container_of(it, SbxImage, link);
                                 if (!img->owner && same_key(img, spec)) {
                                         img->owner = t;
@@ -553,7 +569,7 @@ SbxTmp *sbx_tmp_free(SbxTmp *t) {
                 image_release(img);
         }
         if (t->mntns_fd >= 0 || t->dir)
-                job_run(h, t->mntns_fd, -1, NULL, t->dir);
+                job_run(h, t->mntns_fd, NULL, t->dir);
         free(t);
         return NULL;
 }
@@ -666,12 +682,11 @@ int sbx_tmp_host_init(SbxTmpHost *h, uv_loop_t *loop, const char *launcher, bool
         list_init(&h->spares);
         list_init(&h->preparing);
         h->root = geteuid() == 0;
-        h->dir = xasprintf("%s/lemu-%d-%llu", TMP_BASE, (int) getpid(),
-                           sbx_start_time_of(getpid()));
+        h->dir =
+                xasprintf("%s/lemu-%d-%llu", TMP_BASE, (int) getpid(), sbx_start_time_of(getpid()));
 
         if (need_mount) {
-                static const char *const args[] = { "--tmp", "tmpfs:1048576", "--read-only",
-                                                    NULL };
+                static const char *const args[] = { "--tmp", "tmpfs:1048576", "--read-only", NULL };
                 char stage[64];
                 int err;
                 int r = sbx_probe(launcher, args, stage, sizeof(stage), &err);
@@ -681,8 +696,8 @@ int sbx_tmp_host_init(SbxTmpHost *h, uv_loop_t *loop, const char *launcher, bool
                                  "the launcher could not be started: %s", strerror(-r));
                 else if (r > 0 && err)
                         snprintf(h->mount_reason, sizeof(h->mount_reason),
-                                 "no mount namespace: the launcher's stage '%s' failed: %s",
-                                 stage, strerror(err));
+                                 "no mount namespace: the launcher's stage '%s' failed: %s", stage,
+                                 strerror(err));
                 else if (r > 0)
                         snprintf(h->mount_reason, sizeof(h->mount_reason),
                                  "no mount namespace: the launcher's probe failed");
@@ -729,8 +744,7 @@ void sbx_tmp_host_deinit(SbxTmpHost *h) {
         memset(h, 0, sizeof(*h));
 }
 
-SbxTmpMode sbx_tmp_resolve(const SbxTmpHost *h, const char *configured, char *ret_why,
-                           size_t n) {
+SbxTmpMode sbx_tmp_resolve(const SbxTmpHost *h, const char *configured, char *ret_why, size_t n) {
         bool want_image = strcmp(configured, "image") == 0 || strcmp(configured, "auto") == 0;
         bool want_tmpfs = want_image || strcmp(configured, "tmpfs") == 0;
 

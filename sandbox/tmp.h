@@ -51,15 +51,15 @@ typedef struct SbxTmpSpec {
 
 typedef struct SbxTmpHost {
         uv_loop_t *loop;
-        char *dir;       /* /var/tmp/lemu-<pid>-<starttime> (made on first use) */
-        char *mkfs;      /* mkfs.ext4's path, or NULL */
+        char *dir;  /* /var/tmp/lemu-<pid>-<starttime> (made on first use) */
+        char *mkfs; /* mkfs.ext4's path, or NULL */
         bool root;
-        bool can_image;  /* root, /dev/loop-control and mkfs.ext4 */
-        bool can_mount;  /* the launcher can make a mount namespace with /tmp and a read-only
-                          * tree (probed with --dry-run at start) */
+        bool can_image;         /* root, /dev/loop-control and mkfs.ext4 */
+        bool can_mount;         /* the launcher can make a mount namespace with /tmp and a read-only
+                                 * tree (probed with --dry-run at start) */
         char image_reason[192]; /* why not, when not */
         char mount_reason[192];
-        ListNode spares; /* SbxImage ready and not taken yet */
+        ListNode spares;    /* SbxImage ready and not taken yet */
         ListNode preparing; /* SbxImage being made */
         unsigned seq;
         unsigned pending; /* operations in flight (they keep the loop alive) */

@@ -301,7 +301,7 @@ class Boto3Test(unittest.TestCase):
         def slow():
             try:
                 first["r"] = client.invoke(FunctionName="function",
-                                           Payload=b'{"mode":"sleep","sleep_s":2}')
+                                           Payload=b'{"mode":"sleep","sleep_s":3}')
                 first["payload"] = json.loads(first["r"]["Payload"].read())
             except Exception as e:  # reported by the main thread
                 first["error"] = e
@@ -325,12 +325,13 @@ class Boto3Test(unittest.TestCase):
         self.assertNotIn("error", first)
         self.assertEqual(first["r"]["StatusCode"], 200)
         self.assertNotIn("FunctionError", first["r"])
-        self.assertEqual(first["payload"]["event"], {"mode": "sleep", "sleep_s": 2})
+        self.assertEqual(first["payload"]["event"], {"mode": "sleep", "sleep_s": 3})
         c = counters(lemu)
         self.assertEqual((c["throttles"], c["invocations"]), (1, 1), c)
 
     def test_payload_too_large(self):
-        lemu = self.lemu(config(harness.fixture("c-echo"), **{"async": {"max_payload_bytes": 1024}}))
+        cfg = config(harness.fixture("c-echo"), **{"async": {"max_payload_bytes": 1024}})
+        lemu = self.lemu(cfg)
         client = self.client(lemu)
         big = b'"' + b"a" * (6291456 - 1) + b'"'  # 6 MB + 1 byte
         self.assert_client_error(

@@ -57,11 +57,13 @@ class LifecycleTest(unittest.TestCase):
         return l.start()
 
     def bad(self, *args, mode_args=(), **kw):
-        return self.lemu(*args, harness.fixture("c-bad"), *mode_args, **kw)
+        # CPU share off (STYLE "Tests"): 128 MB's 7 % of a core makes timings flaky.
+        return self.lemu("--sandbox-cpu", "off", *args, harness.fixture("c-bad"), *mode_args,
+                         **kw)
 
     def bad_config(self, **fn):
         """A lemu from a config file: 'function' is c-bad plus the keys given."""
-        f = {"bootstrap": harness.fixture("c-bad"), "timeout_s": 3}
+        f = {"bootstrap": harness.fixture("c-bad"), "timeout_s": 3, "sandbox": {"cpu": "off"}}
         f.update(fn)
         return self.lemu(config={"functions": {"function": f}})
 
@@ -102,6 +104,8 @@ class LifecycleTest(unittest.TestCase):
         self.assertTrue(report.endswith("\tStatus: timeout\t") or
                         report.endswith("\tStatus: timeout"), report)
         self.assertNotIn("Error Type", report)
+        _, rec = l.control("GET", "/invocations/" + rid)
+        self.assertEqual((rec["status"], rec["error_type"]), ("timeout", "Sandbox.Timedout"))
         self.assert_cold_again(l, env_id)
         _, envs = l.control("GET", "/functions/function/environments")
         self.assertEqual([(e["id"], e["resets"]) for e in envs["environments"]], [(env_id, 1)])
@@ -122,6 +126,8 @@ class LifecycleTest(unittest.TestCase):
         self.assertIn("\tStatus: error\tError Type: Runtime.ExitError", report)
         self.assertIn("RequestId: %s Error: Runtime exited with error: %s" % (rid, text),
                       lines_of(l))
+        _, rec = l.control("GET", "/invocations/" + rid)
+        self.assertEqual(rec["error_type"], "Runtime.ExitError")
         self.assert_cold_again(l, env_id)
         _, envs = l.control("GET", "/functions/function/environments")
         self.assertEqual([(e["id"], e["resets"]) for e in envs["environments"]], [(env_id, 1)])
@@ -142,8 +148,8 @@ class LifecycleTest(unittest.TestCase):
 
     def test_init_error(self):
         l = self.bad("--timeout", "3", mode_args=["init_error"])
-        payload = b'{"errorMessage":"cannot load handler","errorType":"Runtime.ImportModuleError",' \
-                  b'"stackTrace":[]}'
+        payload = (b'{"errorMessage":"cannot load handler",'
+                   b'"errorType":"Runtime.ImportModuleError","stackTrace":[]}')
         for round_ in (1, 2):
             status, headers, body = l.invoke(payload=b"{}")
             self.assertEqual(status, 200)
@@ -201,9 +207,8 @@ class LifecycleTest(unittest.TestCase):
                      reports[0])
         self.assertTrue(m, reports[0])
         self.assertGreaterEqual(float(m.group(1)), 300)
-        self.assertLess(float(m.group(1)), 1000)
-        self.assertRegex(reports[1],
-                         r"^INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: invoke\tStatus: timeout$")
+        self.assertRegex(reports[1], r"^INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: invoke\t"
+                                     r"Status: timeout$")
 
     def test_init_timeout_then_suppressed_init_succeeds(self):
         l = self.bad("--init-timeout", "0.3", "--timeout", "3", "--env", "INIT_SLEEP_S=1",

@@ -127,14 +127,14 @@ class ProcessTest(unittest.TestCase):
     # ---- lemu's exit --------------------------------------------------------------------
 
     def test_sigterm_exits_0_and_leaves_no_process(self):
-        l = self.lemu("--timeout", "3", harness.fixture("c-bad"))
+        l = self.lemu("--timeout", "3", "--sandbox-cpu", "off", harness.fixture("c-bad"))
         self.invoke(l, {"mode": "echo"})
         self.assertNotEqual(self.function_pids(l), [])
         self.assertEqual(l.stop(signal.SIGTERM, timeout=5), 0)
         self.assert_all_gone(l)
 
     def test_sigkill_of_lemu_leaves_no_process(self):
-        l = self.lemu("--timeout", "3", harness.fixture("c-bad"))
+        l = self.lemu("--timeout", "3", "--sandbox-cpu", "off", harness.fixture("c-bad"))
         self.invoke(l, {"mode": "echo"})
         pids = self.function_pids(l)
         self.assertNotEqual(pids, [])
@@ -144,6 +144,7 @@ class ProcessTest(unittest.TestCase):
     def test_sigterm_with_idle_and_initializing_environments(self):
         """An environment in init (c-bad init_sleep) and an idle one both end on SIGTERM."""
         l = self.lemu("--timeout", "3", "--init-timeout", "5", "--env", "INIT_SLEEP_S=30",
+                      "--sandbox-cpu", "off",
                       "--shutdown-grace", "0.2",
                       "--function", "idle=" + harness.fixture("c-echo"),
                       harness.fixture("c-bad"), "init_sleep")
@@ -253,7 +254,7 @@ class ProcessTest(unittest.TestCase):
 
     def test_sigterm_answers_callers_after_the_grace(self):
         l = self.lemu(config={"shutdown_grace_s": 0.2, "functions": {"function": {
-            "bootstrap": harness.fixture("c-bad"), "timeout_s": 10}}})
+            "bootstrap": harness.fixture("c-bad"), "timeout_s": 10, "sandbox": {"cpu": "off"}}}})
         t, result = self.start_long_invocation(l)
         t0 = time.monotonic()
         l.proc.send_signal(signal.SIGTERM)
@@ -266,12 +267,12 @@ class ProcessTest(unittest.TestCase):
         self.assertRegex(headers.get("x-amzn-requestid", ""), r"^[0-9a-f-]{36}$")
         self.assertGreaterEqual(answered_after, 0.15)
         self.assertLess(answered_after, 3)
-        self.assertEqual(l.stop(signal.SIGTERM, timeout=5), 0)
+        self.assertEqual(l.proc.wait(5), 0)
         self.assert_all_gone(l)
 
     def test_invocation_finishing_within_the_grace_is_answered(self):
         l = self.lemu(config={"shutdown_grace_s": 5, "functions": {"function": {
-            "bootstrap": harness.fixture("c-bad"), "timeout_s": 10}}})
+            "bootstrap": harness.fixture("c-bad"), "timeout_s": 10, "sandbox": {"cpu": "off"}}}})
         result = {}
         t = threading.Thread(target=lambda: result.update(
             r=l.invoke(payload=b'{"mode":"sleep","sleep_s":0.5}')))
@@ -284,12 +285,12 @@ class ProcessTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertNotIn("x-amz-function-error", headers)
         self.assertEqual(json.loads(body)["count"], 1)
-        self.assertEqual(l.stop(signal.SIGTERM, timeout=5), 0)
+        self.assertEqual(l.proc.wait(5), 0)
         self.assert_all_gone(l)
 
     def test_second_signal_stops_at_once(self):
         l = self.lemu(config={"shutdown_grace_s": 60, "functions": {"function": {
-            "bootstrap": harness.fixture("c-bad"), "timeout_s": 30}}})
+            "bootstrap": harness.fixture("c-bad"), "timeout_s": 30, "sandbox": {"cpu": "off"}}}})
         t, result = self.start_long_invocation(l)
         l.proc.send_signal(signal.SIGTERM)
         # The first signal closes the listener; wait for that, then send the second.

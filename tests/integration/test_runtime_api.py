@@ -5,7 +5,8 @@ Two kinds of runtime drive it: the c-bad fixture, whose modes misuse the API and
 answer lemu gave them ("<what> status: NNN" / "<what> body: ..."), and a small Python
 "probe" runtime written by these tests, which talks to $AWS_LAMBDA_RUNTIME_API with
 http.client, records every answer and header it got, and reports them in its /response
-body, so that the assertions are on the invoke result.
+body, so that the assertions are on the invoke result. What lemu recorded (the sanitised
+error type) is read from the control API: GET /_lemu/invocations/{request_id}.
 """
 import base64
 import json
@@ -147,7 +148,15 @@ class RuntimeApiTest(unittest.TestCase):
         return l.start()
 
     def bad(self, *args, **kw):
-        return self.lemu("--timeout", "3", *args, harness.fixture("c-bad"), **kw)
+        # CPU share off: at 128 MB's 7 % of a core, the 7 MB answer alone takes 0.5 s.
+        return self.lemu("--timeout", "3", "--sandbox-cpu", "off", *args,
+                         harness.fixture("c-bad"), **kw)
+
+    def record(self, l, request_id):
+        """lemu's record of one invocation (control API)."""
+        status, rec = l.control("GET", "/invocations/" + request_id)
+        self.assertEqual(status, 200, rec)
+        return rec
 
     def invoke_json(self, l, event, **kw):
         status, headers, body = l.invoke(payload=json.dumps(event), **kw)
@@ -227,6 +236,9 @@ class MisuseByCBad(RuntimeApiTest):
         self.logged(l, "bad mode status: 400")
         self.logged(l, "bad mode body: " + rapi_error(
             "InvalidFunctionResponseMode", "Invalid function response mode").rstrip("\n"))
+        rec = self.record(l, headers["x-amzn-requestid"])
+        self.assertEqual((rec["status"], rec["error_type"]),
+                         ("error", "Runtime.InvalidResponseModeHeader"))
         # The rejected post ended the invocation: c-bad's follow-up answer is refused.
         self.logged(l, "response status: 403")
         _, fn = l.control("GET", "/functions/function")
@@ -244,6 +256,9 @@ class MisuseByCBad(RuntimeApiTest):
         self.assertEqual(body.decode(), (
             '{"errorType":"Function.ResponseSizeTooLarge","errorMessage":"Response payload '
             'size (%d bytes) exceeded maximum allowed payload size (6291556 bytes)."}' % sent))
+        rec = self.record(l, headers["x-amzn-requestid"])
+        self.assertEqual((rec["status"], rec["error_type"]),
+                         ("error", "Function.ResponseSizeTooLarge"))
         # The runtime read the whole 413 (lemu drained the body instead of resetting).
         self.logged(l, "big post status: 413")
         self.logged(l, "big post body: " + rapi_error(
@@ -270,6 +285,9 @@ class MisuseByCBad(RuntimeApiTest):
         self.assertEqual(body, b'{"errorMessage":"boom","errorType":"MyError",'
                                b'"stackTrace":["a","b"]}')
         self.assertEqual(headers.get("content-type"), "application/json")
+        # The type header "MyError" is no (Runtime|Function).Name: recorded as Runtime.Unknown.
+        rec = self.record(l, headers["x-amzn-requestid"])
+        self.assertEqual((rec["status"], rec["error_type"]), ("error", "Runtime.Unknown"))
         # An /error is not a reset: the same process serves the next invocation.
         headers, body = self.invoke_json(l, {"mode": "echo"})
         self.assertEqual(headers["x-lemu-cold-start"], "false")
@@ -383,18 +401,25 @@ class RawRuntime(RuntimeApiTest):
         sanitised type header (spec §1.5)."""
         l, _ = self.probe()
         cases = [
-            # (type header, body posted, body the caller gets)
+            # (type header, body posted, body the caller gets, type lemu records)
             ("MyError", '{"errorMessage":"m","errorType":"MyError"}',
-             '{"errorMessage":"m","errorType":"MyError"}'),
-            ("MyError", "", '{"errorType":"Runtime.Unknown","errorMessage":""}'),
-            ("Unhandled", "", '{"errorType":"Runtime.Unknown","errorMessage":""}'),
-            ("Function.not-valid", "", '{"errorType":"Function.Unknown","errorMessage":""}'),
+             '{"errorMessage":"m","errorType":"MyError"}', "Runtime.Unknown"),
+            ("MyError", "", '{"errorType":"Runtime.Unknown","errorMessage":""}',
+             "Runtime.Unknown"),
+            ("Unhandled", "", '{"errorType":"Runtime.Unknown","errorMessage":""}',
+             "Runtime.Unknown"),
+            ("Function.not-valid", "", '{"errorType":"Function.Unknown","errorMessage":""}',
+             "Function.Unknown"),
+            ("Function.Oops", '{"a":1}', '{"a":1}', "Function.Oops"),
             ("Runtime.HandlerNotFound", "",
-             '{"errorType":"Runtime.HandlerNotFound","errorMessage":""}'),
-            (None, "", '{"errorType":"Runtime.Unknown","errorMessage":""}'),
-            ("Runtime.Weird", "not json at all", "not json at all"),
+             '{"errorType":"Runtime.HandlerNotFound","errorMessage":""}',
+             "Runtime.HandlerNotFound"),
+            ("Runtime.x", "", '{"errorType":"Runtime.Unknown","errorMessage":""}',
+             "Runtime.Unknown"),
+            (None, "", '{"errorType":"Runtime.Unknown","errorMessage":""}', "Runtime.Unknown"),
+            ("Runtime.Weird", "not json at all", "not json at all", "Runtime.Weird"),
         ]
-        for i, (type_, posted, expected) in enumerate(cases):
+        for i, (type_, posted, expected, recorded) in enumerate(cases):
             # No subTest: harness.TapResult reports whole test cases only.
             what = "type %r, body %r" % (type_, posted)
             status, headers, body = l.invoke(payload=json.dumps(
@@ -402,6 +427,8 @@ class RawRuntime(RuntimeApiTest):
             self.assertEqual(status, 200, what)
             self.assertEqual(headers.get("x-amz-function-error"), "Unhandled", what)
             self.assertEqual(body.decode(), expected, what)
+            self.assertEqual(self.record(l, headers["x-amzn-requestid"])["error_type"],
+                             recorded, what)
             # /error is no reset: one process serves them all.
             self.assertEqual(headers.get("x-lemu-cold-start"), "true" if i == 0 else "false",
                              what)

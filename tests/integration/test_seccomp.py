@@ -83,6 +83,18 @@ def seccomp_mode():
     return "?"
 
 
+def filter_fds():
+    """Descriptors of the filter's memfd the function can see: the launcher closes it."""
+    seen = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if "lemu-seccomp" in os.readlink("/proc/self/fd/" + fd):
+                seen.append(int(fd))
+        except OSError:
+            pass
+    return seen
+
+
 def probes():
     return {
         "ptrace": in_child(lambda: result(libc.ptrace(0, 0, None, None))),  # PTRACE_TRACEME
@@ -94,6 +106,7 @@ def probes():
         "getppid": getppid(),
         "fork": in_child(lambda: "OK"),
         "seccomp_mode": seccomp_mode(),
+        "filter_fds": filter_fds(),
     }
 
 
@@ -169,6 +182,7 @@ class SeccompTest(unittest.TestCase):
         self.assertEqual(got["threads"], "OK", got)
         self.assertEqual(got["getppid"], "OK", got)
         self.assertEqual(got["fork"], "OK", got)
+        self.assertEqual(got["filter_fds"], [], got)
 
     def test_default_refuses(self):
         l = self.lemu()

@@ -719,6 +719,9 @@ static void test_shadow(void **state) {
                           "POSIX extended regex: Unmatched \\{");
         expect_fn_error("lifecycle", "shadow", "{\"ignore_paths\": [\"requestId\"]}",
                         "'requestId' is not a JSONPath (it starts with $)");
+        expect_fn_error("lifecycle", "shadow", "{\"ignore_paths\": [\"$..ts\"]}",
+                        "'$..ts' is outside lemu's JSONPath subset: a name is missing after '.' "
+                        "at offset 1 (recursive descent '..' is not supported)");
         expect_fn_error("lifecycle", "shadow", "{\"ignore\": []}",
                         "unknown key (expected ignore_paths or ignore_values)");
         expect_fn_error("lifecycle", "shadow", "\"on\"",

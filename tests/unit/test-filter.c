@@ -119,8 +119,7 @@ static void test_pfc_golden(void **state) {
                         w--;
                 print_error("%s differs at line %d:\n  want: %.*s\n  got:  %.*s\n"
                             "review the change, then regenerate with LEMU_UPDATE_GOLDEN=1\n",
-                            GOLDEN, line, (int) strcspn(w, "\n"), w, (int) strcspn(g, "\n"),
-                            g);
+                            GOLDEN, line, (int) strcspn(w, "\n"), w, (int) strcspn(g, "\n"), g);
                 free(got);
                 free(want);
                 fail();
@@ -138,10 +137,10 @@ static void test_pfc_content(void **state) {
         char *got = read_fd_all(fd, &len);
         close(fd);
         static const char *const want[] = {
-                "syscall \"ptrace\"",  "syscall \"mount\"", "syscall \"umount2\"",
-                "syscall \"reboot\"",  "syscall \"bpf\"",   "syscall \"perf_event_open\"",
-                "syscall \"keyctl\"",  "syscall \"setns\"", "syscall \"kexec_load\"",
-                "syscall \"unshare\"", "syscall \"clone\"", "action ERRNO(38);",
+                "syscall \"ptrace\"",  "syscall \"mount\"",    "syscall \"umount2\"",
+                "syscall \"reboot\"",  "syscall \"bpf\"",      "syscall \"perf_event_open\"",
+                "syscall \"keyctl\"",  "syscall \"setns\"",    "syscall \"kexec_load\"",
+                "syscall \"unshare\"", "syscall \"clone\"",    "action ERRNO(38);",
                 "action ALLOW;",       "action KILL_PROCESS;",
         };
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -295,8 +294,8 @@ static void run_probes(pid_t parent, bool filtered) {
 static void probe(int filter_fd) {
         pid_t parent = getpid();
 
-        probes = mmap(NULL, sizeof(*probes), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                      -1, 0);
+        probes = mmap(NULL, sizeof(*probes), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                      0);
         assert_true(probes != MAP_FAILED);
         memset(probes, 0, sizeof(*probes));
         pid_t pid = fork();
@@ -325,7 +324,9 @@ static void expect(const char *name, int want) {
         int e = got(name);
         if (e != want)
                 fail_msg("%s: want %s, got %s", name, want ? strerror(want) : "success",
-                         e > 0 ? strerror(e) : e == 0 ? "success" : "a wrong result");
+                         e > 0    ? strerror(e)
+                         : e == 0 ? "success"
+                                  : "a wrong result");
 }
 
 /* Without a filter the probes answer otherwise: they tell a filter's EPERM apart. */
@@ -400,14 +401,10 @@ static void test_other_abi_killed(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_profile_names),
-                cmocka_unit_test(test_pfc_golden),
-                cmocka_unit_test(test_pfc_content),
-                cmocka_unit_test(test_build_sealed),
-                cmocka_unit_test(test_build_invalid),
-                cmocka_unit_test(test_cache),
-                cmocka_unit_test(test_unfiltered_baseline),
-                cmocka_unit_test(test_filtered),
+                cmocka_unit_test(test_profile_names),       cmocka_unit_test(test_pfc_golden),
+                cmocka_unit_test(test_pfc_content),         cmocka_unit_test(test_build_sealed),
+                cmocka_unit_test(test_build_invalid),       cmocka_unit_test(test_cache),
+                cmocka_unit_test(test_unfiltered_baseline), cmocka_unit_test(test_filtered),
                 cmocka_unit_test(test_other_abi_killed),
         };
 
