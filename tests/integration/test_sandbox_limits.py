@@ -267,7 +267,10 @@ class PrivilegedLimitsTest(LimitsBase):
 
     def test_2000_forks_stop_at_pids_max(self):
         # Forks are slow on this machine (about 7 ms each): a long timeout, the CPU share off.
-        l = self.lemu("--sandbox-cpu", "off", "--timeout", "30", harness.fixture("c-limits"))
+        # 1,000 processes' kernel memory (stacks, page tables) is charged to the memory
+        # cgroup: at 128 MB the OOM killer can come before pids.max, so memory is ample here.
+        l = self.lemu("--sandbox-cpu", "off", "--memory", "2048", "--timeout", "30",
+                      harness.fixture("c-limits"))
         _, answer = self.call(l, {"mode": "forks", "n": 2000})
         self.assertEqual(answer["errno"], "Resource temporarily unavailable", answer)
         # pids.max 1024 counts the runtime and lemu's own processes in the environment.
