@@ -29,6 +29,30 @@ FIXTURES_BUILD = os.environ.get("FIXTURES_BUILD", "")
 FIXTURES_SRC = os.environ.get("FIXTURES_SRC", "")
 
 
+def _others_can_reach(path):
+    """True when a user with no special rights can traverse to @path and read it."""
+    path = os.path.abspath(path)
+    parts = path.split("/")
+    for i in range(2, len(parts) + 1):
+        p = "/".join(parts[:i]) or "/"
+        try:
+            st = os.stat(p)
+        except OSError:
+            return False
+        need = 0o001 if (i < len(parts) or os.path.isdir(p)) else 0o004
+        if not st.st_mode & need:
+            return False
+    return True
+
+
+# As root, lemu runs functions as its sandbox user (uid 993), who must be able to read the
+# code. A checkout under a 0700 home folder (as CI may use) is out of its reach: then the
+# suite runs functions as root (--sandbox-user keep); the sandbox tests that check the user
+# copy their code to a world-readable folder and ask for the user themselves.
+if os.geteuid() == 0 and FIXTURES_BUILD and not _others_can_reach(FIXTURES_BUILD):
+    os.environ.setdefault("LEMU_SANDBOX_USER", "keep")
+
+
 def fixture(name):
     """Path of a fixture bootstrap: compiled ones in the build tree, scripts in the source."""
     for base in (FIXTURES_BUILD, FIXTURES_SRC):
