@@ -53,7 +53,6 @@ static void close_gate(ExecEnv *env) {
 static void settle_cb(uv_timer_t *t);
 static void launch(ExecEnv *env);
 static void handoff_closed(uv_handle_t *h);
-static void update_memory(ExecEnv *env);
 static void update_memory_quick(ExecEnv *env);
 static void detach(ExecEnv *env, Invocation *inv);
 static void offer(ExecEnv *env);
@@ -817,12 +816,27 @@ started:
  * the gate: its runtime's fork and exec are all that is left on the invocation's path.
  * Nothing happens when the sandbox is not ready now (a /tmp image in the making).
  */
+static void prepare_tmp_ready(SbxTmp *t, int status, void *userdata) {
+        ExecEnv *env = userdata;
+
+        /* Still cold and unused: the /tmp is there now, set the rest up. */
+        if (env->state == ENV_COLD && !env->inv && !env->closing)
+                env_prepare(env);
+}
+
 void env_prepare(ExecEnv *env) {
         char msg[256];
 
         if (env->state != ENV_COLD || env->proc_alive || env->prepared ||
-            env->emu->shutting_down || env->fn->iso.error || !sbx_tmp_ready(env->tmp) ||
-            sbx_tmp_error(env->tmp, msg, sizeof(msg)) < 0 || env->open_handles)
+            env->emu->shutting_down || env->fn->iso.error || env->open_handles || env->inv)
+                return;
+        if (!sbx_tmp_ready(env->tmp)) {
+                /* Its /tmp image is being made: prepare once it is (a start replaces this
+                 * wait with its own). */
+                sbx_tmp_wait(env->tmp, prepare_tmp_ready, env);
+                return;
+        }
+        if (sbx_tmp_error(env->tmp, msg, sizeof(msg)) < 0)
                 return;
         env->want_gate = true;
         int r = spawn(env);
@@ -992,7 +1006,7 @@ static void on_ready(Rapi *r) {
                 sbx_tmp_keep_ns(env->tmp, env->proc.pid, &env->userns_fd);
                 env->init_ms = ms_since(env->init_start_ns);
                 env->runtime_pid = sbx_tree_runtime(env->proc.pid);
-                update_memory(env);
+                update_memory_quick(env);
                 if (env->inv) {
                         if (!env->inv->suppressed_init)
                                 env->inv->init_ms = env->init_ms;
@@ -1062,24 +1076,6 @@ static void completion_timeout_cb(uv_timer_t *t) {
         env_reset(env);
 }
 
-/* Max Memory Used: the environment's peak of process memory, never file cache. A single
- * process's peak (VmHWM) catches what was freed before the answer; the cgroup's anonymous
- * and shared memory now counts many processes without counting shared pages twice. */
-static void update_memory(ExecEnv *env) {
-        uint64_t now_bytes;
-        uint64_t kb;
-
-        if (!env->proc_alive)
-                return;
-        kb = sbx_tree_max_hwm_kb(env->proc.pid);
-        if (env->has_cg && cg_memory_now(&env->cg, &now_bytes) == 0)
-                kb = MAX(kb, now_bytes / 1024);
-        else
-                kb = MAX(kb, sbx_tree_rss_kb(env->proc.pid));
-        unsigned mb = (unsigned) ((kb + 1023) / 1024);
-        if (mb > env->max_memory_mb)
-                env->max_memory_mb = mb;
-}
 
 /* On the invocation's path only the runtime's own peak is read (one procfs file); the
  * whole tree and the cgroup are read with the drift sample, once the caller has its answer. */

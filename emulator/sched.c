@@ -225,9 +225,8 @@ static ExecEnv *take_spare(Function *fn) {
                 return NULL;
         fn->spare = NULL;
         env->spare = false;
-        /* The next spare is made on the loop's next turn, not on this invocation's. */
-        if (!uv_is_closing((uv_handle_t *) &fn->spare_timer))
-                uv_timer_start(&fn->spare_timer, refill_spare, 0, 0);
+        /* The next spare is made once this cold invocation is answered (sched_finish): a
+         * spawn blocks the loop for milliseconds, which must not land on the cold start. */
         return env;
 }
 
@@ -494,6 +493,8 @@ void sched_finish(Invocation *inv) {
         if (inv->env)
                 inv->env->last_seq = seq;
         metrics_observe(&fn->metrics, inv);
+        if (!fn->spare && !e->shutting_down && !uv_is_closing((uv_handle_t *) &fn->spare_timer))
+                uv_timer_start(&fn->spare_timer, refill_spare, 0, 0);
         if (inv->type == INVOKE_EVENT && async_after(inv)) {
                 pump_all(e);
                 return;
