@@ -157,7 +157,6 @@ static cJSON *function_json(Function *fn) {
         return o;
 }
 
-
 static cJSON *environments_json(Function *fn) {
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(o, "environments");
@@ -302,7 +301,7 @@ static void busy_counts(Emulator *e, Buf *b) {
         for (size_t i = 0; i < e->n_functions; i++) {
                 ListNode *it;
                 queued += e->functions[i].n_queued;
-                LIST_FOREACH(it, &e->functions[i].retrying) {
+                LIST_FOREACH (it, &e->functions[i].retrying) {
                         retrying++;
                 }
         }
@@ -354,8 +353,8 @@ static void wait_idle(Emulator *e, HttpConn *c, HttpRequest *req) {
                 return;
         }
         if (emu_idle(e)) {
-                http_respond(c, 200, "Content-Type: application/json\r\n", "{\"status\":\"idle\"}", 17,
-                             false);
+                http_respond(c, 200, "Content-Type: application/json\r\n", "{\"status\":\"idle\"}",
+                             17, false);
                 return;
         }
         IdleWaiter *w = xcalloc(1, sizeof(*w));

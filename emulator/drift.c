@@ -21,8 +21,8 @@
 #include "xalloc.h"
 
 static const char *const kind_of[_DRIFT_MAX] = {
-        [DRIFT_FDS] = "fd_growth",          [DRIFT_THREADS] = "thread_growth",
-        [DRIFT_RSS] = "memory_growth",      [DRIFT_TMP_FILES] = "tmp_growth",
+        [DRIFT_FDS] = "fd_growth",        [DRIFT_THREADS] = "thread_growth",
+        [DRIFT_RSS] = "memory_growth",    [DRIFT_TMP_FILES] = "tmp_growth",
         [DRIFT_TMP_BYTES] = "tmp_growth",
 };
 
@@ -36,11 +36,16 @@ void drift_reset(DriftState *d) {
 static int64_t min_rise(int k, int64_t first) {
         switch (k) {
         case DRIFT_FDS:
-        case DRIFT_THREADS: return 5;
-        case DRIFT_RSS: return MAX(4 * 1024, first / 10); /* KiB */
-        case DRIFT_TMP_FILES: return 1;
-        case DRIFT_TMP_BYTES: return 1024 * 1024;
-        default: return 1;
+        case DRIFT_THREADS:
+                return 5;
+        case DRIFT_RSS:
+                return MAX(4 * 1024, first / 10); /* KiB */
+        case DRIFT_TMP_FILES:
+                return 1;
+        case DRIFT_TMP_BYTES:
+                return 1024 * 1024;
+        default:
+                return 1;
         }
 }
 
@@ -67,9 +72,9 @@ int drift_check(DriftState *d, const DriftSample *s, char *ret_detail, size_t n)
                 d->reported[k] = true;
                 if (k == DRIFT_TMP_FILES || k == DRIFT_TMP_BYTES)
                         d->reported[DRIFT_TMP_FILES] = d->reported[DRIFT_TMP_BYTES] = true;
-                static const char *const what[_DRIFT_MAX] = {
-                        "open descriptors", "threads", "resident memory (KiB)", "files in /tmp",
-                        "bytes in /tmp" };
+                static const char *const what[_DRIFT_MAX] = { "open descriptors", "threads",
+                                                              "resident memory (KiB)",
+                                                              "files in /tmp", "bytes in /tmp" };
                 snprintf(ret_detail, n, "%s rose on 5 consecutive invocations: %lld -> %lld",
                          what[k], (long long) d->window[0].v[k], (long long) d->window[5].v[k]);
                 return k;
@@ -282,8 +287,8 @@ static uint64_t env_cpu_ns(ExecEnv *env) {
                 buf[r] = '\0';
                 char *p = strrchr(buf, ')');
                 unsigned long long ut = 0, st = 0;
-                if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                                &ut, &st) == 2)
+                if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                                &st) == 2)
                         ticks += ut + st;
         }
         return ticks * (1000000000ull / (uint64_t) sysconf(_SC_CLK_TCK));

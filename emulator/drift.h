@@ -23,14 +23,14 @@ typedef struct DriftSample {
 } DriftSample;
 
 typedef struct DriftState {
-        unsigned samples;          /* since init */
-        DriftSample window[6];     /* the last 6 after the first 2 */
+        unsigned samples;      /* since init */
+        DriftSample window[6]; /* the last 6 after the first 2 */
         unsigned n_window;
         bool reported[_DRIFT_MAX];
-        unsigned war_streak;       /* work-after-response, consecutive */
+        unsigned war_streak; /* work-after-response, consecutive */
         bool war_reported;
-        uint64_t settle_cpu_ns;    /* CPU time when the settle window opened */
-        uint64_t generation;       /* bumped at each init */
+        uint64_t settle_cpu_ns; /* CPU time when the settle window opened */
+        uint64_t generation;    /* bumped at each init */
 } DriftState;
 
 struct ExecEnv;

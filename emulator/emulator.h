@@ -84,7 +84,7 @@ struct Invocation {
         uv_timer_t timer; /* function timeout, or async retry delay */
         bool timer_init;
         bool timer_deferred; /* the timeout fired late once and was put back */
-        uint64_t start_ns; /* event handed over (or suppressed init began) */
+        uint64_t start_ns;   /* event handed over (or suppressed init began) */
         int64_t deadline_ms;
         RapiEvent event;
         bool cold;
@@ -102,11 +102,11 @@ struct Invocation {
         char error_type[128];
         Buf result; /* body returned to the caller */
         char content_type[128];
-        int http_status;     /* 200 normally; a service error's status otherwise */
-        char *findings_json; /* JSON array of findings, or NULL */
+        int http_status;       /* 200 normally; a service error's status otherwise */
+        char *findings_json;   /* JSON array of findings, or NULL */
         struct Shadow *shadow; /* set on a shadow run's invocation (shadow.h), else NULL */
-        char *faults_json;   /* JSON array of fired faults, or NULL */
-        char *service_error; /* X-Amzn-ErrorType of a service error */
+        char *faults_json;     /* JSON array of fired faults, or NULL */
+        char *service_error;   /* X-Amzn-ErrorType of a service error */
         char *throttle_reason;
 };
 
@@ -158,20 +158,20 @@ struct ExecEnv {
         unsigned max_memory_mb;
         uint64_t last_used_ns;
         bool closing;
-        bool retire; /* recycle: end after the current invocation */
+        bool retire;      /* recycle: end after the current invocation */
         bool provisioned; /* provisioned concurrency: initialised ahead */
         bool shadow;      /* a shadow run's environment: never idle, never routed to */
         DriftState drift;
-        bool settling; /* in the settle window after an invocation */
-        pid_t runtime_pid; /* the runtime process (host pid), found at init */
-        bool prepared;  /* launcher set up and waiting at its gate (env_prepare) */
-        bool want_gate; /* spawn() with a gate */
-        int gate_fd;    /* the daemon's end of the gate */
-        bool spare;     /* a function's prepared spare, not yet serving */
+        bool settling;           /* in the settle window after an invocation */
+        pid_t runtime_pid;       /* the runtime process (host pid), found at init */
+        bool prepared;           /* launcher set up and waiting at its gate (env_prepare) */
+        bool want_gate;          /* spawn() with a gate */
+        int gate_fd;             /* the daemon's end of the gate */
+        bool spare;              /* a function's prepared spare, not yet serving */
         uint64_t completion_due; /* loop time the completion timer is due */
         bool completion_deferred;
         uint64_t last_seq; /* record of the last invocation it served */
-        Cgroup cg;   /* memory, pids, cpu limits; freeze */
+        Cgroup cg;         /* memory, pids, cpu limits; freeze */
         bool has_cg;
         bool frozen;
         bool rss_oom;      /* the RSS watchdog killed it (no memory cgroup) */
@@ -189,7 +189,7 @@ typedef struct FnIsolation {
         bool read_only; /* fs: read_only, and a mount namespace can be made */
         uid_t uid;      /* the runtime's user, or (uid_t) -1: lemu's own */
         gid_t gid;
-        char *error;    /* why no environment can start (the sandbox user), or NULL */
+        char *error; /* why no environment can start (the sandbox user), or NULL */
 } FnIsolation;
 
 struct Function {
@@ -229,7 +229,7 @@ struct Emulator {
         HttpLimits rapi_limits;
         Logs logs;
         Records records;
-        ListNode idle_waiters;  /* POST /_lemu/wait-idle callers */
+        ListNode idle_waiters; /* POST /_lemu/wait-idle callers */
         char *launcher_path;
         char *listen_url;
         unsigned inflight; /* synchronous + async invocations running */
@@ -238,7 +238,7 @@ struct Emulator {
         unsigned sync_waiting;   /* synchronous callers not yet answered */
         uv_timer_t retry_timer;
         CgHost cg;
-        SbxTmpHost tmp; /* /tmp images, tmpfs and folders of environments */
+        SbxTmpHost tmp;      /* /tmp images, tmpfs and folders of environments */
         FilterCache filters; /* seccomp programs (sealed memfds), built once */
         uv_timer_t watchdog; /* RSS watchdog where no memory cgroup limits */
         bool watchdog_on;
@@ -256,8 +256,8 @@ struct Emulator {
         void (*on_stopped)(Emulator *e);
         void (*on_env_ready)(Emulator *e); /* an environment became available */
         void *user;
-        unsigned background;    /* drift samples (and shadow runs) still running */
-        unsigned shadows;       /* shadow runs still running (also in background) */
+        unsigned background; /* drift samples (and shadow runs) still running */
+        unsigned shadows;    /* shadow runs still running (also in background) */
         void (*on_background_done)(Emulator *e);
         int exit_code;
 };

@@ -41,7 +41,7 @@ enum {
 #define LINE_MAX_BYTES  (256 * 1024)
 #define FREEZE_DELAY_MS 2
 /* A timer that fires this late was held up by a blocked loop: I/O is polled once more. */
-#define LATE_TIMER_MS   5
+#define LATE_TIMER_MS 5
 
 static void start_init(ExecEnv *env);
 /* A prepared launcher's gate: closing it without a byte ends the launcher. */
@@ -389,9 +389,9 @@ static char **build_envp(ExecEnv *env) {
         envp[n++] = xasprintf("AWS_LAMBDA_RUNTIME_API=%s", env->rapi.address);
         envp[n++] = xasprintf("AWS_LAMBDA_LOG_STREAM_NAME=%s%s", fn->log_stream_prefix,
                               env->stream_suffix);
-        envp[n++] = xstrdup(env->provisioned
-                                    ? "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency"
-                                    : "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
+        envp[n++] =
+                xstrdup(env->provisioned ? "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency"
+                                         : "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
         if (tmpdir) /* no mount namespace: the private /tmp is a folder */
                 envp[n++] = xasprintf("TMPDIR=%s", tmpdir);
         envp[n] = NULL;
@@ -827,8 +827,8 @@ static void prepare_tmp_ready(SbxTmp *t, int status, void *userdata) {
 void env_prepare(ExecEnv *env) {
         char msg[256];
 
-        if (env->state != ENV_COLD || env->proc_alive || env->prepared ||
-            env->emu->shutting_down || env->fn->iso.error || env->open_handles || env->inv)
+        if (env->state != ENV_COLD || env->proc_alive || env->prepared || env->emu->shutting_down ||
+            env->fn->iso.error || env->open_handles || env->inv)
                 return;
         if (!sbx_tmp_ready(env->tmp)) {
                 /* Its /tmp image is being made: prepare once it is (a start replaces this
@@ -1075,7 +1075,6 @@ static void completion_timeout_cb(uv_timer_t *t) {
                            "resetting the environment");
         env_reset(env);
 }
-
 
 /* On the invocation's path only the runtime's own peak is read (one procfs file); the
  * whole tree and the cgroup are read with the drift sample, once the caller has its answer. */
@@ -1383,8 +1382,7 @@ static void freeze_cb(uv_timer_t *t) {
 void env_idle(ExecEnv *env) {
         if (env->state != ENV_IDLE && env->state != ENV_COLD)
                 return;
-        if (env->state == ENV_IDLE && rapi_waiting(&env->rapi) &&
-            env->fn->cfg->lifecycle.freeze) {
+        if (env->state == ENV_IDLE && rapi_waiting(&env->rapi) && env->fn->cfg->lifecycle.freeze) {
                 uv_timer_start(&env->timer, freeze_cb, FREEZE_DELAY_MS, 0);
                 return;
         }
@@ -1439,11 +1437,15 @@ void env_watchdog(ExecEnv *env) {
 
 int env_public_state_index(const ExecEnv *env) {
         switch (env->state) {
-        case ENV_INITIALIZING: return 0;
-        case ENV_BUSY: return 2;
+        case ENV_INITIALIZING:
+                return 0;
+        case ENV_BUSY:
+                return 2;
         case ENV_STOPPING:
-        case ENV_SHUTTING_DOWN: return 4;
-        default: return env->frozen ? 3 : 1;
+        case ENV_SHUTTING_DOWN:
+                return 4;
+        default:
+                return env->frozen ? 3 : 1;
         }
 }
 

@@ -32,7 +32,7 @@ typedef struct Logs {
                 uv_pipe_t pipe;
                 uv_tty_t tty;
         } h;
-        uv_check_t flush;       /* writes what the loop iteration logged, at once */
+        uv_check_t flush; /* writes what the loop iteration logged, at once */
         Buf pending;
         bool flush_on;
         uint64_t queued;

@@ -11,11 +11,11 @@
 #include "metrics.h"
 
 static const double bounds[METRICS_BUCKETS] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                  0.5,   1,     2.5,  5,     10,   30,  60 };
+                                                0.5,   1,     2.5,  5,     10,   30,  60 };
 
 const char *const metrics_finding_kinds[METRICS_FINDING_KINDS] = {
-        "state_leak", "fd_growth", "tmp_growth", "memory_growth", "thread_growth",
-        "work_after_response",
+        "state_leak",    "fd_growth",     "tmp_growth",
+        "memory_growth", "thread_growth", "work_after_response",
 };
 
 void metrics_observe(Metrics *m, const Invocation *inv) {
@@ -62,15 +62,17 @@ void metrics_render(Emulator *e, Buf *out) {
                 for (size_t i = 0; i <= METRICS_BUCKETS; i++) {
                         cum += fn->metrics.buckets[i];
                         if (i < METRICS_BUCKETS)
-                                buf_printf(out,
-                                           "lemu_invocation_duration_seconds_bucket{function=\"%s\","
-                                           "le=\"%g\"} %llu\n",
-                                           fn->cfg->name, bounds[i], (unsigned long long) cum);
+                                buf_printf(
+                                        out,
+                                        "lemu_invocation_duration_seconds_bucket{function=\"%s\","
+                                        "le=\"%g\"} %llu\n",
+                                        fn->cfg->name, bounds[i], (unsigned long long) cum);
                         else
-                                buf_printf(out,
-                                           "lemu_invocation_duration_seconds_bucket{function=\"%s\","
-                                           "le=\"+Inf\"} %llu\n",
-                                           fn->cfg->name, (unsigned long long) cum);
+                                buf_printf(
+                                        out,
+                                        "lemu_invocation_duration_seconds_bucket{function=\"%s\","
+                                        "le=\"+Inf\"} %llu\n",
+                                        fn->cfg->name, (unsigned long long) cum);
                 }
                 buf_printf(out, "lemu_invocation_duration_seconds_sum{function=\"%s\"} %.6f\n",
                            fn->cfg->name, fn->metrics.duration_sum);
@@ -85,7 +87,7 @@ void metrics_render(Emulator *e, Buf *out) {
                 Function *fn = &e->functions[f];
                 unsigned counts[5] = { 0 };
                 ListNode *it;
-                LIST_FOREACH(it, &fn->envs) {
+                LIST_FOREACH (it, &fn->envs) {
                         ExecEnv *env = container_of(it, ExecEnv, link);
                         if (!env->spare)
                                 counts[env_public_state_index(env)]++;

@@ -12,8 +12,8 @@
  * lemu_findings_total{function,kind}.
  */
 
-#define METRICS_BUCKETS 14
-#define METRICS_STATUSES 5
+#define METRICS_BUCKETS       14
+#define METRICS_STATUSES      5
 #define METRICS_FINDING_KINDS 6
 
 typedef struct Metrics {

@@ -154,8 +154,8 @@ bool records_add_finding(Records *r, uint64_t seq, const char *finding_json) {
                 return false;
         size_t old = strlen(rec->findings_json);
         /* "[...]" → "[..., finding]" */
-        char *s = xasprintf("%.*s%s%s]", (int) (old - 1), rec->findings_json,
-                            old > 2 ? "," : "", finding_json);
+        char *s = xasprintf("%.*s%s%s]", (int) (old - 1), rec->findings_json, old > 2 ? "," : "",
+                            finding_json);
         free(rec->findings_json);
         rec->findings_json = s;
         return true;

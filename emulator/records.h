@@ -32,7 +32,7 @@ typedef struct Record {
         char error_type[128];
         char *findings_json; /* a JSON array, "[]" when none */
         char *faults_json;
-        char *log;           /* bounded */
+        char *log; /* bounded */
         size_t log_len;
 } Record;
 

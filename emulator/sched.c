@@ -122,11 +122,11 @@ static ExecEnv *route(Function *fn) {
                 return container_of(fn->idle.prev, ExecEnv, idle_link);
         case CFG_ROUTE_RANDOM: {
                 unsigned n = 0;
-                LIST_FOREACH(it, &fn->idle) {
+                LIST_FOREACH (it, &fn->idle) {
                         n++;
                 }
                 unsigned pick = (unsigned) (sched_random(fn) % n);
-                LIST_FOREACH(it, &fn->idle) {
+                LIST_FOREACH (it, &fn->idle) {
                         if (pick-- == 0)
                                 return container_of(it, ExecEnv, idle_link);
                 }
@@ -135,7 +135,7 @@ static ExecEnv *route(Function *fn) {
         case CFG_ROUTE_ROUND_ROBIN: {
                 /* A cursor over idle environments by id: the next id after the last one. */
                 ExecEnv *next = NULL, *first = NULL;
-                LIST_FOREACH(it, &fn->idle) {
+                LIST_FOREACH (it, &fn->idle) {
                         ExecEnv *env = container_of(it, ExecEnv, idle_link);
                         if (!first || env->id < first->id)
                                 first = env;
@@ -170,7 +170,7 @@ void sched_provision(Function *fn) {
 
         if (fn->emu->shutting_down)
                 return;
-        LIST_FOREACH(it, &fn->envs) {
+        LIST_FOREACH (it, &fn->envs) {
                 ExecEnv *env = container_of(it, ExecEnv, link);
                 have += env->provisioned && !env->retire && env->state != ENV_SHUTTING_DOWN &&
                         !env->spare;
@@ -531,7 +531,7 @@ void sched_env_available(ExecEnv *env) {
 bool sched_provisioning(const Emulator *e) {
         for (size_t i = 0; i < e->n_functions; i++) {
                 ListNode *it;
-                LIST_FOREACH(it, &e->functions[i].envs) {
+                LIST_FOREACH (it, &e->functions[i].envs) {
                         const ExecEnv *env = container_of(it, ExecEnv, link);
                         if (env->provisioned && env->state == ENV_INITIALIZING)
                                 return true;

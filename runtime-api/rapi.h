@@ -81,10 +81,10 @@ struct Rapi {
         void *data; /* the owner's */
         RapiState state;
         const RapiEvent *event; /* current event (RUNNING only: it dies when answered) */
-        char event_id[64];    /* the current event's request id, owned here */
+        char event_id[64];      /* the current event's request id, owned here */
         char event_nonce[64];
-        HttpConn *waiting;      /* the parked /next */
-        char address[32];       /* "127.x.y.z:9001" */
+        HttpConn *waiting; /* the parked /next */
+        char address[32];  /* "127.x.y.z:9001" */
         bool open;
         void (*close_cb)(Rapi *r);
 };

@@ -51,8 +51,8 @@ typedef struct CgHost {
         char *memory; /* instance dirs per controller; NULL when not available */
         char *pids;
         char *cpu;
-        char *cpuacct; /* v1: precise CPU usage (may equal cpu) */
-        char *unified; /* v2 or the hybrid's unified mount: freeze and kill */
+        char *cpuacct;     /* v1: precise CPU usage (may equal cpu) */
+        char *unified;     /* v2 or the hybrid's unified mount: freeze and kill */
         char *daemon_leaf; /* v2: the leaf lemu moved into to delegate controllers */
         char instance[64];
         char reason[256]; /* why memory limits are not enforced, when they are not */

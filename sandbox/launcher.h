@@ -30,7 +30,7 @@ typedef struct LaunchOpts {
         int netns_fd;    /* --netns-fd N: join this network namespace (a restart) */
         int userns_fd;   /* --userns-fd N: and the user namespace that owns it */
         bool own_userns; /* set by the launcher: it made a user namespace */
-        int gate_fd; /* --gate-fd N: wait for one byte before the runtime starts */
+        int gate_fd;     /* --gate-fd N: wait for one byte before the runtime starts */
         const char *access[LAUNCH_MAX_ACCESS]; /* --access PATH: must be readable and
                                                 * executable by the runtime's user */
         int n_access;
