@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "emulator.h"
+#include "env-mi.h"
 #include "invoke.h"
 #include "macro.h"
 #include "metrics.h"
@@ -177,6 +178,12 @@ static cJSON *environments_json(Function *fn) {
                 cJSON_AddNumberToObject(e, "resets", env->resets);
                 cJSON_AddNumberToObject(e, "init_ms", env->init_ms);
                 cJSON_AddNumberToObject(e, "max_memory_mb", env->max_memory_mb);
+                if (env_mi(env)) {
+                        /* Managed Instances mode: what the environment holds now. */
+                        cJSON_AddNumberToObject(e, "running", env->n_running + env->n_pending);
+                        cJSON_AddNumberToObject(e, "workers_waiting", rapi_n_waiting(&env->rapi));
+                        cJSON_AddNumberToObject(e, "timed_out_running", env->mi_late);
+                }
                 cJSON_AddItemToArray(arr, e);
         }
         return o;

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "emulator.h"
+#include "env-mi.h"
 #include "invoke.h"
 #include "lemu-config.h"
 #include "macro.h"
@@ -461,6 +462,16 @@ void emu_env_gone(Emulator *e) {
         maybe_stopped(e);
 }
 
+static void answer_shutdown(Invocation *inv, void *userdata) {
+        HttpConn *c = inv->caller;
+
+        if (!c)
+                return;
+        inv->caller = NULL;
+        c->data = NULL;
+        invoke_service_error(c, 500, "ServiceException", "lemu is shutting down", inv->request_id);
+}
+
 /* Ends every environment: synchronous callers still waiting get 500 ServiceException. */
 static void end_environments(Emulator *e) {
         if (e->ending)
@@ -472,13 +483,9 @@ static void end_environments(Emulator *e) {
                 ListNode *it, *tmp;
                 LIST_FOREACH_SAFE(it, tmp, &fn->envs) {
                         ExecEnv *env = container_of(it, ExecEnv, link);
-                        if (env->inv && env->inv->caller) {
-                                HttpConn *c = env->inv->caller;
-                                env->inv->caller = NULL;
-                                c->data = NULL;
-                                invoke_service_error(c, 500, "ServiceException",
-                                                     "lemu is shutting down", env->inv->request_id);
-                        }
+                        if (env->inv)
+                                answer_shutdown(env->inv, NULL);
+                        env_mi_each(env, answer_shutdown, NULL);
                         env_shutdown(env);
                 }
                 /* Queued async events are not run; they are reported once each. */

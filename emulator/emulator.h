@@ -181,6 +181,13 @@ struct ExecEnv {
         SbxTmp *tmp;             /* its private /tmp, kept across resets */
         bool tmp_wait;           /* init waits for /tmp to be ready */
         char *start_error;       /* why lemu could not start it (not the launcher's words) */
+
+        /* Managed Instances mode (env-mi.c): invocations linked by Invocation.link */
+        ListNode mi_running; /* handed over, waiting for their answers */
+        ListNode mi_pending; /* taken, waiting for a worker's /next */
+        unsigned n_running, n_pending;
+        unsigned mi_returning; /* workers that answered and will ask again */
+        unsigned mi_late;      /* timed out, handler still running in a worker */
 };
 
 /* What the sandbox does for a function's files on this host (isolation.c), set at start. */

@@ -25,6 +25,7 @@
 
 #include "codec.h"
 #include "emulator.h"
+#include "env-mi.h"
 #include "macro.h"
 #include "peer.h"
 #include "procmem.h"
@@ -221,7 +222,7 @@ static const char *signal_text(int sig) {
 }
 
 /* "Runtime exited with error: exit status 3" — Go's ExitError text, as Lambda prints it. */
-static void exit_text(ExecEnv *env, char *out, size_t n) {
+void env__exit_text(ExecEnv *env, char *out, size_t n) {
         if (env->term_signal)
                 snprintf(out, n, "Runtime exited with error: signal: %s",
                          signal_text(env->term_signal));
@@ -247,7 +248,7 @@ static bool launcher_failure(ExecEnv *env, char *out, size_t n) {
         return true;
 }
 
-static void fail_invocation(Invocation *inv, InvStatus status, const char *type, const char *msg) {
+void env__fail_invocation(Invocation *inv, InvStatus status, const char *type, const char *msg) {
         buf_reset(&inv->result);
         buf_printf(&inv->result,
                    "{\"errorType\":\"%s\",\"errorMessage\":\"RequestId: %s Error: ", type,
@@ -264,8 +265,8 @@ static void fail_invocation(Invocation *inv, InvStatus status, const char *type,
         inv->function_error = true;
 }
 
-/* Closes the invocation's books on @env: times, END and REPORT; the env lets go of it. */
-static void detach(ExecEnv *env, Invocation *inv) {
+/* Closes the invocation's books on @env: times, END and REPORT. */
+void env__close_books(ExecEnv *env, Invocation *inv) {
         uv_timer_stop(&inv->timer);
         /* Ended before its event was handed over (lemu shut down during init): no time. */
         inv->duration_ms = inv->start_ns ? ms_since(inv->start_ns) : 0;
@@ -277,8 +278,13 @@ static void detach(ExecEnv *env, Invocation *inv) {
         inv->max_memory_mb = env->max_memory_mb;
         env_drain_logs(env);
         logs_end_report(&env->emu->logs, inv);
-        env->inv = NULL;
         inv->env = env;
+}
+
+/* ... and the environment lets go of it. */
+static void detach(ExecEnv *env, Invocation *inv) {
+        env__close_books(env, inv);
+        env->inv = NULL;
 }
 
 static void finish_on_env(ExecEnv *env, Invocation *inv) {
@@ -327,7 +333,18 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
         if (oom) /* it reached its memory size: that is its peak */
                 env->max_memory_mb = MAX(env->max_memory_mb, env->fn->cfg->memory_mb);
         if (!launcher_failure(env, text, sizeof(text)))
-                exit_text(env, text, sizeof(text));
+                env__exit_text(env, text, sizeof(text));
+        if (env_mi(env) && (env->state == ENV_IDLE || env->state == ENV_BUSY)) {
+                /* Every invocation it held fails; waiting ones stay for the re-init. */
+                env->resets++;
+                env->fn->counters.resets++;
+                env->killing = true;
+                env->state = ENV_STOPPING;
+                env->after_exit = AFTER_COLD;
+                close_process_handles(env);
+                env_mi_runtime_exited(env, exit_type, text);
+                return;
+        }
         switch (env->state) {
         case ENV_INITIALIZING:
                 /* The namespace is gone with init; the handles close, then after_exit()
@@ -348,7 +365,7 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
                         env_drain_logs(env);
                         logs_platform_note(&env->emu->logs, env, inv, note);
                         logs_platform_note(&env->emu->logs, env, inv, exit_type);
-                        fail_invocation(inv, INV_FAILURE, exit_type, text);
+                        env__fail_invocation(inv, INV_FAILURE, exit_type, text);
                         env->resets++;
                         env->fn->counters.resets++;
                         detach(env, inv);
@@ -381,7 +398,7 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
 static char **build_envp(ExecEnv *env) {
         Function *fn = env->fn;
         size_t n = fn->n_env_base;
-        char **envp = xcalloc(n + 5, sizeof(char *));
+        char **envp = xcalloc(n + 6, sizeof(char *));
         const char *tmpdir = sbx_tmp_tmpdir(env->tmp);
 
         for (size_t i = 0; i < n; i++)
@@ -389,9 +406,15 @@ static char **build_envp(ExecEnv *env) {
         envp[n++] = xasprintf("AWS_LAMBDA_RUNTIME_API=%s", env->rapi.address);
         envp[n++] = xasprintf("AWS_LAMBDA_LOG_STREAM_NAME=%s%s", fn->log_stream_prefix,
                               env->stream_suffix);
-        envp[n++] =
-                xstrdup(env->provisioned ? "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency"
+        if (env_mi(env)) {
+                envp[n++] = xstrdup("AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances");
+                envp[n++] = xasprintf("AWS_LAMBDA_MAX_CONCURRENCY=%u",
+                                      fn->cfg->per_environment_concurrency);
+        } else {
+                envp[n++] = xstrdup(
+                        env->provisioned ? "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency"
                                          : "AWS_LAMBDA_INITIALIZATION_TYPE=on-demand");
+        }
         if (tmpdir) /* no mount namespace: the private /tmp is a folder */
                 envp[n++] = xasprintf("TMPDIR=%s", tmpdir);
         envp[n] = NULL;
@@ -860,7 +883,7 @@ static void set_init_error_result(ExecEnv *env, Invocation *inv, const char *sta
                 char msg[128];
                 snprintf(msg, sizeof(msg), "Task timed out after %.2f seconds",
                          ms_since(inv->start_ns) / 1000);
-                fail_invocation(inv, INV_TIMEOUT, "Sandbox.Timedout", msg);
+                env__fail_invocation(inv, INV_TIMEOUT, "Sandbox.Timedout", msg);
                 return;
         }
         if (env->init_error_body) {
@@ -873,8 +896,8 @@ static void set_init_error_result(ExecEnv *env, Invocation *inv, const char *sta
                 return;
         }
         if (!launcher_failure(env, text, sizeof(text)))
-                exit_text(env, text, sizeof(text));
-        fail_invocation(inv, INV_FAILURE, error_type ? error_type : "Runtime.ExitError", text);
+                env__exit_text(env, text, sizeof(text));
+        env__fail_invocation(inv, INV_FAILURE, error_type ? error_type : "Runtime.ExitError", text);
 }
 
 static void init_failed(ExecEnv *env, const char *status, const char *error_type) {
@@ -908,7 +931,7 @@ static void invoke_timeout_cb(uv_timer_t *t) {
         ExecEnv *env = inv->env;
         char msg[128], note[256], ts[40];
 
-        if (!env || env->inv != inv)
+        if (!env || (env->inv != inv && !env_mi_holds(env, inv)))
                 return;
         if (!inv->timer_deferred && clock_wall_ms() - inv->deadline_ms > LATE_TIMER_MS) {
                 /* The loop was blocked past the deadline: the runtime's answer may be waiting
@@ -926,10 +949,16 @@ static void invoke_timeout_cb(uv_timer_t *t) {
         env_drain_logs(env);
         snprintf(note, sizeof(note), "%s %s %s", ts, inv->request_id, msg);
         logs_platform_note(&env->emu->logs, env, inv, note);
+        if (env->inv != inv) {
+                /* Managed Instances mode: the caller is answered, the environment and its
+                 * other invocations go on, and a late answer gets 410. */
+                env_mi_timed_out(env, inv, msg);
+                return;
+        }
         if (env->state == ENV_INITIALIZING)
                 logs_init_report(&env->emu->logs, env, ms_since(env->init_start_ns), true,
                                  "timeout", NULL);
-        fail_invocation(inv, INV_TIMEOUT, "Sandbox.Timedout", msg);
+        env__fail_invocation(inv, INV_TIMEOUT, "Sandbox.Timedout", msg);
         env->resets++;
         env->fn->counters.resets++;
         detach(env, inv);
@@ -942,7 +971,8 @@ static void invoke_timeout_cb(uv_timer_t *t) {
  * unified hierarchy's cgroup.freeze, else SIGSTOP/SIGCONT to each process (never the v1
  * freezer, whose frozen tasks survive SIGKILL). */
 static void env_freeze(ExecEnv *env, bool on) {
-        if (env->frozen == on || (on && (!env->fn->cfg->lifecycle.freeze || !env->proc_alive)))
+        if (env->frozen == on ||
+            (on && (!env->fn->cfg->lifecycle.freeze || !env->proc_alive || env_mi(env))))
                 return;
         env->frozen = on;
         if (env->has_cg && cg_can_freeze(&env->cg) && cg_freeze(&env->cg, on) == 0)
@@ -956,26 +986,36 @@ static void env_freeze(ExecEnv *env, bool on) {
                         kill(pids[i], on ? SIGSTOP : SIGCONT);
 }
 
-static void deliver(ExecEnv *env) {
-        Invocation *inv = env->inv;
-        FunctionConfig *fc = env->fn->cfg;
-
+/* Starts the invocation's clock (unless it runs already) and its timeout timer. */
+void env__arm_deadline(ExecEnv *env, Invocation *inv) {
         if (!inv->timer_init) {
                 uv_timer_init(env->emu->loop, &inv->timer);
                 inv->timer_init = true;
         }
         inv->timer.data = inv;
+        if (uv_is_active((uv_handle_t *) &inv->timer))
+                return;
         if (!inv->suppressed_init) {
                 inv->start_ns = clock_mono_ns();
-                inv->deadline_ms = clock_wall_ms() + (int64_t) llround(fc->timeout_s * 1000);
+                inv->deadline_ms =
+                        clock_wall_ms() + (int64_t) llround(env->fn->cfg->timeout_s * 1000);
         }
-        if (!uv_is_active((uv_handle_t *) &inv->timer)) {
+        {
                 /* The loop's cached time can be milliseconds old (a spawn just ran): a timer
                  * based on it would end the invocation before its timeout. */
                 uv_update_time(env->emu->loop);
                 double left = (double) inv->deadline_ms - (double) clock_wall_ms();
                 uv_timer_start(&inv->timer, invoke_timeout_cb, left > 0 ? (uint64_t) left : 0, 0);
         }
+}
+
+static void deliver(ExecEnv *env) {
+        Invocation *inv = env->inv;
+
+        /* A warm delivery's clock starts now; a suppressed init's started with the init. */
+        if (!inv->suppressed_init)
+                uv_timer_stop(&inv->timer);
+        env__arm_deadline(env, inv);
         if (env->state == ENV_INITIALIZING)
                 return; /* a suppressed init: the event goes at the first /next */
         env->state = ENV_BUSY;
@@ -1011,7 +1051,10 @@ static void on_ready(Rapi *r) {
                         if (!env->inv->suppressed_init)
                                 env->inv->init_ms = env->init_ms;
                         env->state = ENV_IDLE;
-                        deliver(env);
+                        if (env_mi(env))
+                                env_mi_init_done(env);
+                        else
+                                deliver(env);
                 } else {
                         if (env->provisioned)
                                 logs_init_report(&env->emu->logs, env, env->init_ms, false,
@@ -1019,6 +1062,10 @@ static void on_ready(Rapi *r) {
                         env->state = ENV_IDLE;
                         sched_env_available(env);
                 }
+                return;
+        }
+        if (env_mi(env)) {
+                env_mi_worker_ready(env);
                 return;
         }
         if (env->state == ENV_BUSY && (!env->inv || env->inv->event.request_id == NULL)) {
@@ -1111,14 +1158,8 @@ static void strip_error_cause(Buf *body) {
         cJSON_Delete(j);
 }
 
-static void on_result(Rapi *r, RapiResult *res) {
-        ExecEnv *env = env_of(r);
-        Invocation *inv = env->inv;
-
-        if (!inv) {
-                buf_free(&res->body);
-                return;
-        }
+/* What the runtime answered becomes the invocation's result. */
+void env__apply_result(Invocation *inv, RapiResult *res) {
         switch (res->outcome) {
         case RAPI_OUT_RESPONSE:
                 buf_free(&inv->result);
@@ -1171,6 +1212,21 @@ static void on_result(Rapi *r, RapiResult *res) {
                 break;
         }
         buf_free(&res->body);
+}
+
+static void on_result(Rapi *r, RapiResult *res) {
+        ExecEnv *env = env_of(r);
+        Invocation *inv = env->inv;
+
+        if (env_mi(env)) {
+                env_mi_result(env, res);
+                return;
+        }
+        if (!inv) {
+                buf_free(&res->body);
+                return;
+        }
+        env__apply_result(inv, res);
         int64_t left = inv->deadline_ms - clock_wall_ms();
         /* Answered: the environment takes the next invocation, which it gets as soon as the
          * runtime asks for it, so back-to-back callers are served warm, as on Lambda. It is
@@ -1221,9 +1277,12 @@ static bool on_admit(Rapi *r, HttpConn *c) {
         int n = env->has_cg ? cg_pids(&env->cg, pids, 1024) : -1;
         if (n < 0)
                 n = sbx_tree_pids(env->proc.pid, pids, 1024);
-        for (int i = 0; i < n; i++)
-                if (sbx_pid_has_socket(pids[i], inode))
+        for (int i = 0; i < n; i++) {
+                if (sbx_pid_has_socket(pids[i], inode)) {
+                        c->peer_pid = pids[i];
                         return true;
+                }
+        }
         char note[256];
         snprintf(note, sizeof(note),
                  "lemu: closed a Runtime API connection from a process outside %s (inode %llu, %d "
@@ -1233,11 +1292,21 @@ static bool on_admit(Rapi *r, HttpConn *c) {
         return false;
 }
 
+static void on_orphaned(Rapi *r, const char *request_id, pid_t pid) {
+        env_mi_orphaned(env_of(r), request_id, pid);
+}
+
+static void on_late(Rapi *r) {
+        env_mi_late(env_of(r));
+}
+
 static const RapiOps env_rapi_ops = {
         .ready = on_ready,
         .result = on_result,
         .init_error = on_init_error,
         .admit = on_admit,
+        .orphaned = on_orphaned,
+        .late = on_late,
 };
 
 /* ---- public ------------------------------------------------------------------------- */
@@ -1308,6 +1377,7 @@ static ExecEnv *env_create(Function *fn, bool shadow) {
                 return NULL;
         }
         env->rapi_open = true;
+        env_mi_init(env);
         return env;
 }
 
@@ -1320,6 +1390,8 @@ ExecEnv *env_new_shadow(Function *fn) {
 }
 
 void env_run(ExecEnv *env, Invocation *inv) {
+        if (env_mi_run(env, inv))
+                return;
         if (env->state != ENV_BUSY && !env->settling)
                 uv_timer_stop(&env->timer);
         list_unlink(&env->idle_link);
@@ -1382,7 +1454,8 @@ static void freeze_cb(uv_timer_t *t) {
 void env_idle(ExecEnv *env) {
         if (env->state != ENV_IDLE && env->state != ENV_COLD)
                 return;
-        if (env->state == ENV_IDLE && rapi_waiting(&env->rapi) && env->fn->cfg->lifecycle.freeze) {
+        if (env->state == ENV_IDLE && rapi_waiting(&env->rapi) && env->fn->cfg->lifecycle.freeze &&
+            !env_mi(env)) {
                 uv_timer_start(&env->timer, freeze_cb, FREEZE_DELAY_MS, 0);
                 return;
         }
@@ -1401,11 +1474,12 @@ void env_shutdown(ExecEnv *env) {
         list_unlink(&env->idle_link);
         if (env->inv) {
                 Invocation *inv = env->inv;
-                fail_invocation(inv, INV_FAILURE, "Sandbox.Failure",
-                                "lemu is shutting down the environment");
+                env__fail_invocation(inv, INV_FAILURE, "Sandbox.Failure",
+                                     "lemu is shutting down the environment");
                 finish_on_env(env, inv);
         }
         env->state = ENV_SHUTTING_DOWN;
+        env_mi_fail_all(env, "Sandbox.Failure", "lemu is shutting down the environment");
         env_kill(env, AFTER_FREE);
 }
 

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <uv.h>
 #include <llhttp.h>
@@ -94,7 +95,8 @@ struct HttpConn {
         uv_timer_t timer;
         Buf pending; /* bytes received while a request was in progress */
         uint64_t body_limit;
-        void *data; /* the owner's, per connection (e.g. a parked invocation) */
+        void *data;     /* the owner's, per connection (e.g. a parked invocation) */
+        pid_t peer_pid; /* the process at the other end, when the owner found it; else 0 */
         /* Called first when the connection closes, if set (an owner other than ops). */
         void (*owner_closed)(HttpConn *c);
         unsigned in_flight_writes;

@@ -107,7 +107,46 @@ static void render_event(HttpConn *c, const RapiEvent *ev) {
 
 /* ---- handlers ------------------------------------------------------------------------- */
 
+static bool mi(const Rapi *r) {
+        return r->max_concurrency > 1;
+}
+
+static void remove_waiter(Rapi *r, HttpConn *c) {
+        for (unsigned i = 0; i < r->n_waiters; i++) {
+                if (r->waiters[i] == c) {
+                        memmove(&r->waiters[i], &r->waiters[i + 1],
+                                (r->n_waiters - i - 1) * sizeof(*r->waiters));
+                        r->n_waiters--;
+                        return;
+                }
+        }
+}
+
+/* Managed Instances mode: every /next parks until an event comes; init ends at the first. */
+static void handle_next_mi(Rapi *r, HttpConn *c) {
+        if (r->state == RAPI_INIT_ERROR) {
+                respond_transition(c, r->state, "Ready");
+                return;
+        }
+        if (r->n_waiters >= RAPI_MAX_WAITERS) {
+                respond_error(c, 500, "Runtime.TooManyIdleRuntimes", "Too many idle runtimes");
+                return;
+        }
+        if (r->n_waiters == r->waiters_cap) {
+                r->waiters_cap = r->waiters_cap ? r->waiters_cap * 2 : 16;
+                r->waiters = xrealloc(r->waiters, r->waiters_cap * sizeof(*r->waiters));
+        }
+        r->waiters[r->n_waiters++] = c;
+        c->data = r;
+        r->state = RAPI_READY;
+        r->ops->ready(r);
+}
+
 static void handle_next(Rapi *r, HttpConn *c) {
+        if (mi(r)) {
+                handle_next_mi(r, c);
+                return;
+        }
         switch (r->state) {
         case RAPI_INIT_ERROR:
                 respond_transition(c, r->state, "Ready");
@@ -132,6 +171,33 @@ static void handle_next(Rapi *r, HttpConn *c) {
         default:
                 respond_error(c, 500, "InternalServerError", "Internal Server Error");
         }
+}
+
+static RapiSlot *find_slot(Rapi *r, Slice id) {
+        for (unsigned i = 0; i < r->n_slots; i++)
+                if (r->slots[i].state != RAPI_SLOT_FREE && slice_eq(id, r->slots[i].id))
+                        return &r->slots[i];
+        return NULL;
+}
+
+/* Managed Instances mode: the answer's slot, or NULL once it has been answered here (410 for
+ * a timed-out one, 400 for an unknown one). */
+static RapiSlot *check_slot(Rapi *r, HttpConn *c, Slice id, HttpRequest *req) {
+        RapiSlot *s = find_slot(r, id);
+        Slice nonce;
+
+        if (!s || (s->nonce[0] && http_header(req, "Lambda-Runtime-Invocation-Id", &nonce) &&
+                   !slice_eq(nonce, s->nonce))) {
+                respond_error(c, 400, "InvalidRequestID", "Invalid request ID");
+                return NULL;
+        }
+        if (s->state == RAPI_SLOT_LATE) {
+                s->state = RAPI_SLOT_FREE;
+                respond_error(c, 410, "InvokeTimeout", "Invoke timeout");
+                r->ops->late(r);
+                return NULL;
+        }
+        return s;
 }
 
 /* @id is the request id from the path; validated against the current event first. */
@@ -163,16 +229,42 @@ static void copy_header(HttpRequest *req, const char *name, char *out, size_t n,
         }
 }
 
+/* Takes the answered event's id and, in Managed Instances mode, frees its slot. Return:
+ * false when the answer was refused (already answered here). */
+static bool take_answer(Rapi *r, HttpConn *c, HttpRequest *req, Slice id, const char *target,
+                        RapiResult *res) {
+        if (mi(r)) {
+                RapiSlot *s = check_slot(r, c, id, req);
+                if (!s)
+                        return false;
+                snprintf(res->request_id, sizeof(res->request_id), "%s", s->id);
+                s->state = RAPI_SLOT_FREE;
+                return true;
+        }
+        if (!check_request_id(r, c, id, req))
+                return false;
+        if (r->state == RAPI_RESPONDED) {
+                respond_transition(c, r->state, target);
+                return false;
+        }
+        snprintf(res->request_id, sizeof(res->request_id), "%s", r->event_id);
+        return true;
+}
+
+/* The runtime's state after an answer (classic: the invoke ends at its next /next). */
+static void answered(Rapi *r) {
+        if (mi(r))
+                return;
+        r->state = RAPI_RESPONDED;
+        r->event = NULL; /* the owner may free the invocation in result() */
+}
+
 static void handle_response(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
         RapiResult res = { 0 };
         Slice mode;
 
-        if (!check_request_id(r, c, id, req))
+        if (!take_answer(r, c, req, id, "InvocationResponse", &res))
                 return;
-        if (r->state == RAPI_RESPONDED) {
-                respond_transition(c, r->state, "InvocationResponse");
-                return;
-        }
         if (http_header(req, "Lambda-Runtime-Function-Response-Mode", &mode) && mode.len > 0 &&
             !slice_case_eq(mode, "streaming")) {
                 res.outcome = RAPI_OUT_BAD_MODE;
@@ -195,8 +287,7 @@ static void handle_response(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
                             "application/json");
                 respond_accepted(c);
         }
-        r->state = RAPI_RESPONDED;
-        r->event = NULL; /* the owner may free the invocation in result() */
+        answered(r);
         r->ops->result(r, &res);
 }
 
@@ -219,20 +310,15 @@ static void handle_error(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
         RapiResult res = { 0 };
         Slice type = { "", 0 };
 
-        if (!check_request_id(r, c, id, req))
+        if (!take_answer(r, c, req, id, "InvocationErrorResponse", &res))
                 return;
-        if (r->state == RAPI_RESPONDED) {
-                respond_transition(c, r->state, "InvocationErrorResponse");
-                return;
-        }
         http_header(req, "Lambda-Runtime-Function-Error-Type", &type);
         rapi_sanitize_error_type(type, res.error_type, sizeof(res.error_type));
         res.outcome = RAPI_OUT_ERROR;
         res.body_bytes = req->body_bytes;
         take_error_body(req, &res);
         respond_accepted(c);
-        r->state = RAPI_RESPONDED;
-        r->event = NULL; /* the owner may free the invocation in result() */
+        answered(r);
         r->ops->result(r, &res);
 }
 
@@ -306,6 +392,17 @@ static void on_closed(HttpConn *c) {
 
         if (r->waiting == c)
                 r->waiting = NULL;
+        if (!mi(r))
+                return;
+        remove_waiter(r, c);
+        for (unsigned i = 0; i < r->n_slots; i++) {
+                RapiSlot *s = &r->slots[i];
+                if (s->conn != c)
+                        continue;
+                s->conn = NULL;
+                if (s->state == RAPI_SLOT_ACTIVE)
+                        r->ops->orphaned(r, s->id, s->pid); /* may release the slot */
+        }
 }
 
 static bool on_accepted(HttpServer *s, HttpConn *c) {
@@ -395,10 +492,67 @@ int rapi_attach(Rapi *r, uv_loop_t *loop, const HttpLimits *limits, int fd) {
 }
 
 bool rapi_waiting(const Rapi *r) {
+        if (mi(r))
+                return r->n_waiters > 0;
         return r->state == RAPI_READY && r->waiting;
 }
 
+unsigned rapi_n_waiting(const Rapi *r) {
+        return mi(r) ? r->n_waiters : rapi_waiting(r);
+}
+
+void rapi_set_concurrency(Rapi *r, unsigned n) {
+        r->max_concurrency = n;
+        if (n <= 1)
+                return;
+        r->n_slots = n * 2;
+        r->slots = xcalloc(r->n_slots, sizeof(*r->slots));
+}
+
+/* A free slot, else the oldest late one (its late answer will then get 400, not 410). */
+static RapiSlot *slot_for_event(Rapi *r) {
+        RapiSlot *oldest = NULL;
+
+        for (unsigned i = 0; i < r->n_slots; i++) {
+                RapiSlot *s = &r->slots[i];
+                if (s->state == RAPI_SLOT_FREE)
+                        return s;
+                if (s->state == RAPI_SLOT_LATE && (!oldest || s->since < oldest->since))
+                        oldest = s;
+        }
+        return oldest;
+}
+
+static int deliver_mi(Rapi *r, const RapiEvent *ev) {
+        RapiSlot *s = r->n_waiters ? slot_for_event(r) : NULL;
+
+        if (!s)
+                return -EAGAIN;
+        if (s->state == RAPI_SLOT_LATE)
+                r->ops->late(r); /* its capacity is given back, as by a late answer */
+        HttpConn *c = r->waiters[0];
+        remove_waiter(r, c);
+        *s = (RapiSlot){ .state = RAPI_SLOT_ACTIVE, .conn = c, .pid = c->peer_pid };
+        snprintf(s->id, sizeof(s->id), "%s", ev->request_id);
+        snprintf(s->nonce, sizeof(s->nonce), "%s", ev->invocation_id ? ev->invocation_id : "");
+        render_event(c, ev);
+        return 0;
+}
+
+void rapi_release(Rapi *r, const char *request_id, bool late) {
+        for (unsigned i = 0; i < r->n_slots; i++) {
+                RapiSlot *s = &r->slots[i];
+                if (s->state == RAPI_SLOT_ACTIVE && strcmp(s->id, request_id) == 0) {
+                        s->state = late ? RAPI_SLOT_LATE : RAPI_SLOT_FREE;
+                        s->since = ++r->late_clock;
+                        return;
+                }
+        }
+}
+
 int rapi_deliver(Rapi *r, const RapiEvent *ev) {
+        if (mi(r))
+                return deliver_mi(r, ev);
         if (!rapi_waiting(r))
                 return -EAGAIN;
         HttpConn *c = r->waiting;
@@ -419,6 +573,9 @@ void rapi_reset(Rapi *r) {
         r->event = NULL;
         r->event_id[0] = r->event_nonce[0] = '\0';
         r->waiting = NULL;
+        r->n_waiters = 0;
+        for (unsigned i = 0; i < r->n_slots; i++)
+                r->slots[i].state = RAPI_SLOT_FREE;
         if (!r->open)
                 return;
         LIST_FOREACH_SAFE(it, tmp, &r->server.conns) {
@@ -426,10 +583,19 @@ void rapi_reset(Rapi *r) {
         }
 }
 
+static void free_mi(Rapi *r) {
+        free(r->waiters);
+        free(r->slots);
+        r->waiters = NULL;
+        r->slots = NULL;
+        r->n_waiters = r->waiters_cap = r->n_slots = 0;
+}
+
 static void server_closed(HttpServer *s) {
         Rapi *r = s->data;
 
         r->open = false;
+        free_mi(r);
         if (r->close_cb)
                 r->close_cb(r);
 }
@@ -439,6 +605,7 @@ void rapi_close(Rapi *r, void (*cb)(Rapi *r)) {
         r->waiting = NULL;
         r->event = NULL;
         if (!r->open) {
+                free_mi(r);
                 cb(r); /* never attached */
                 return;
         }

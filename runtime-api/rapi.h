@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <uv.h>
 
@@ -54,7 +55,8 @@ typedef enum RapiOutcome {
 
 typedef struct RapiResult {
         RapiOutcome outcome;
-        Buf body; /* taken over by the owner (buf_free it) */
+        char request_id[64]; /* the event it answers */
+        Buf body;            /* taken over by the owner (buf_free it) */
         uint64_t body_bytes;
         char content_type[128];
         char error_type[128]; /* sanitised as spec §1.5 (RAPI_OUT_ERROR) */
@@ -73,7 +75,33 @@ typedef struct RapiOps {
         /* A connection was accepted: false closes it without an answer (a process that is
          * not the environment's). Optional. */
         bool (*admit)(Rapi *r, HttpConn *c);
+        /* Managed Instances mode only (all required there): */
+        /* The connection that took event @request_id closed before it was answered; @pid is
+         * the process at its other end (HttpConn.peer_pid, 0 when unknown). The answer may
+         * still come on another connection. */
+        void (*orphaned)(Rapi *r, const char *request_id, pid_t pid);
+        /* A late answer to an abandoned (timed-out) event came and was refused with 410. */
+        void (*late)(Rapi *r);
 } RapiOps;
+
+/* Managed Instances mode: an event handed over, or abandoned after its timeout. */
+typedef enum RapiSlotState {
+        RAPI_SLOT_FREE,
+        RAPI_SLOT_ACTIVE,
+        RAPI_SLOT_LATE,
+} RapiSlotState;
+
+typedef struct RapiSlot {
+        RapiSlotState state;
+        char id[64];
+        char nonce[64];
+        HttpConn *conn; /* the /next that took it, until that connection closes */
+        pid_t pid;
+        uint64_t since; /* order of abandonment: the oldest late slot is reused first */
+} RapiSlot;
+
+/* RIE-LMI's bound on parked /next calls (Runtime.TooManyIdleRuntimes past it). */
+#define RAPI_MAX_WAITERS 10000u
 
 struct Rapi {
         HttpServer server;
@@ -87,6 +115,14 @@ struct Rapi {
         char address[32];  /* "127.x.y.z:9001" */
         bool open;
         void (*close_cb)(Rapi *r);
+
+        /* Managed Instances mode (spec §6.1): several /next parked, answers routed by id. */
+        unsigned max_concurrency; /* 1: classic */
+        HttpConn **waiters;       /* parked /next calls, oldest first */
+        unsigned n_waiters, waiters_cap;
+        RapiSlot *slots; /* max_concurrency * 2: events handed over, and late ones */
+        unsigned n_slots;
+        uint64_t late_clock;
 };
 
 /* rapi_init() - binds a fresh loopback address for the environment.
@@ -100,6 +136,15 @@ int rapi_attach(Rapi *r, uv_loop_t *loop, const HttpLimits *limits, int fd);
 /* rapi_deliver() - answers the parked /next with @ev. Return: 0, or -EAGAIN if none is parked. */
 int rapi_deliver(Rapi *r, const RapiEvent *ev);
 bool rapi_waiting(const Rapi *r);
+/* rapi_set_concurrency() - @n > 1 turns Managed Instances mode on (before the first
+ * connection). */
+void rapi_set_concurrency(Rapi *r, unsigned n);
+/* Managed Instances mode: parked /next calls. */
+unsigned rapi_n_waiting(const Rapi *r);
+/* rapi_release() - Managed Instances mode: the owner is done with event @request_id
+ * without its answer. @late: it timed out, and a late answer gets 410 InvokeTimeout;
+ * otherwise the id is forgotten (400 InvalidRequestID). */
+void rapi_release(Rapi *r, const char *request_id, bool late);
 /* rapi_reset() - the runtime was stopped: forget its state and connections (back to STARTED). */
 void rapi_reset(Rapi *r);
 /* rapi_close() - stops the listener; @cb runs once it and its connections are closed. */

@@ -109,6 +109,20 @@ unsigned long long sbx_start_time_of(pid_t pid) {
         return strtoull(p, NULL, 10);
 }
 
+bool sbx_pid_exiting(pid_t pid) {
+        char path[64], buf[1024], state;
+        unsigned long flags;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        if (read_small(path, buf, sizeof(buf)) <= 0)
+                return true;
+        char *p = strrchr(buf, ')');
+        /* Fields after the name: 3 state, 4 ppid, 5 pgrp, 6 session, 7 tty, 8 tpgid, 9 flags. */
+        if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+                return true;
+        return state == 'Z' || state == 'X' || (flags & 0x4 /* PF_EXITING */);
+}
+
 uint64_t sbx_tree_max_hwm_kb(pid_t root) {
         pid_t pids[1024];
         uint64_t best = 0;

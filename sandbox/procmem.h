@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -28,5 +29,8 @@ unsigned long long sbx_start_time_of(pid_t pid);
 /* sbx_tree_runtime() - the first process of the tree that is not lemu's launcher or init: the
  * runtime. Return: its pid, or 0. */
 pid_t sbx_tree_runtime(pid_t root);
+/* sbx_pid_exiting() - @pid is gone, a zombie, or exiting (PF_EXITING: set before the kernel
+ * closes its descriptors, so a peer that sees EOF from a dying process can tell). */
+bool sbx_pid_exiting(pid_t pid);
 /* sbx_pid_hwm_kb() - one process's peak resident memory (VmHWM), KiB; 0 when gone. */
 uint64_t sbx_pid_hwm_kb(pid_t pid);

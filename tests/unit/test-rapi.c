@@ -221,6 +221,7 @@ typedef struct Result {
         char content_type[128];
         char error_type[128];
         RapiState state_after;
+        char request_id[64];
 } Result;
 
 typedef struct Test Test;
@@ -254,6 +255,13 @@ struct Test {
         unsigned n_init_errors;
 
         /* what the runtime read */
+        /* Managed Instances mode */
+        unsigned concurrency;
+        const RapiOps *ops;
+        char orphaned[4][64];
+        unsigned n_orphaned;
+        unsigned n_late;
+
         client_fn client;
         Resp resp[MAX_RESPS];
         unsigned n_resp;
@@ -311,6 +319,7 @@ static void take_result(Result *out, Rapi *r, RapiResult *res) {
         out->body_bytes = res->body_bytes;
         memcpy(out->content_type, res->content_type, sizeof(out->content_type));
         memcpy(out->error_type, res->error_type, sizeof(out->error_type));
+        memcpy(out->request_id, res->request_id, sizeof(out->request_id));
         out->state_after = r->state;
 }
 
@@ -380,8 +389,10 @@ static void *client_main(void *arg) {
 
 static void run(Test *t, client_fn client) {
         assert_int_equal(uv_loop_init(&t->loop), 0);
-        t->init_rc = rapi_init(&t->rapi, &t->loop, &test_ops, &t->limits, t);
+        t->init_rc = rapi_init(&t->rapi, &t->loop, t->ops ? t->ops : &test_ops, &t->limits, t);
         assert_int_equal(t->init_rc, 0);
+        if (t->concurrency)
+                rapi_set_concurrency(&t->rapi, t->concurrency);
         assert_true(t->rapi.open);
         assert_int_equal(t->rapi.state, RAPI_STARTED);
         assert_false(rapi_waiting(&t->rapi));
@@ -776,6 +787,135 @@ static void test_second_poller(void **state) {
         ctx_free(t);
 }
 
+/* ---- Managed Instances mode ---- */
+
+/* Every parked /next gets the next event at once; event 3 is abandoned as timed out as soon
+ * as it is handed over. */
+static void mi_ready(Rapi *r) {
+        Test *t = r->data;
+
+        t->n_ready++;
+        while (t->n_delivered < t->n_events && rapi_waiting(r)) {
+                const RapiEvent *ev = &t->events[t->n_delivered];
+                t->deliver_rc[t->n_delivered++] = rapi_deliver(r, ev);
+                if (strcmp(ev->request_id, ID3) == 0)
+                        rapi_release(r, ID3, true);
+        }
+}
+
+static void mi_orphaned(Rapi *r, const char *request_id, pid_t pid) {
+        Test *t = r->data;
+
+        if (t->n_orphaned < 4)
+                snprintf(t->orphaned[t->n_orphaned], sizeof(t->orphaned[0]), "%s", request_id);
+        t->n_orphaned++;
+}
+
+static void mi_late(Rapi *r) {
+        Test *t = r->data;
+
+        t->n_late++;
+}
+
+static const RapiOps mi_ops = {
+        .ready = mi_ready,
+        .result = op_result,
+        .init_error = op_init_error,
+        .orphaned = mi_orphaned,
+        .late = mi_late,
+};
+
+static void send_next(Client *cl) {
+        static const char req[] = "GET " P "/invocation/next HTTP/1.1\r\nHost: rapi\r\n\r\n";
+
+        (void) client_send(cl, req, sizeof(req) - 1);
+}
+
+static void read_into(Test *t, Client *cl) {
+        if (t->n_resp < MAX_RESPS && client_read_response(cl, &t->resp[t->n_resp]) == 0)
+                t->n_resp++;
+}
+
+static void runtime_workers(Test *t, Client *cl) {
+        Client c2;
+
+        if (client_connect(&c2, t->rapi.address) < 0)
+                return;
+        /* 0, 1: two workers park in /next at once and get events 1 and 2 */
+        send_next(cl);
+        send_next(&c2);
+        read_into(t, cl);
+        read_into(t, &c2);
+        /* 2: event 1 answered on the other worker's connection: routed by id */
+        call(t, &c2, "POST", P "/invocation/" ID1 "/response", NULL, "result-1");
+        /* 3: event 2 answered with an error; 4: answered again: unknown now */
+        call(t, cl, "POST", P "/invocation/" ID2 "/error",
+             "Lambda-Runtime-Function-Error-Type: Function.Boom\r\n", "{}");
+        call(t, cl, "POST", P "/invocation/" ID2 "/response", NULL, "again");
+        /* 5: a stale invocation id for a live event is refused: the first worker takes
+         * event 3, which the owner abandons at once (timed out) */
+        call(t, cl, "GET", P "/invocation/next", NULL, NULL);
+        /* 6: its late answer: 410; 7: once more: unknown */
+        call(t, cl, "POST", P "/invocation/" ID3 "/response",
+             "Lambda-Runtime-Invocation-Id: inv-3\r\n", "late");
+        call(t, cl, "POST", P "/invocation/" ID3 "/response", NULL, "late");
+        /* 8: /init/error after init */
+        call(t, cl, "POST", P "/init/error", NULL, "{}");
+        /* 9: the second worker takes event 4 and its connection closes unanswered */
+        call(t, &c2, "GET", P "/invocation/next", NULL, NULL);
+        client_close(&c2);
+        /* 10: a /next that stays parked (no events left) until the end */
+        send_next(cl);
+}
+
+static void test_managed_instances(void **state) {
+        Test *t = ctx_new();
+
+        setup_events(t);
+        t->concurrency = 4;
+        t->ops = &mi_ops;
+        run(t, runtime_workers);
+
+        assert_int_equal(t->n_resp, 10);
+        /* Both parked at once; which took which depends on the order the loop saw them. */
+        char id0[64], id1[64];
+        assert_true(head_header(&t->resp[0].head, "Lambda-Runtime-Aws-Request-Id", id0, 64));
+        assert_true(head_header(&t->resp[1].head, "Lambda-Runtime-Aws-Request-Id", id1, 64));
+        unsigned first = strcmp(id0, ID1) == 0 ? 0 : 1;
+        assert_string_equal(first == 0 ? id0 : id1, ID1);
+        assert_string_equal(first == 0 ? id1 : id0, ID2);
+        assert_resp(t, first, 200, "{\"n\":1}");
+        assert_resp(t, 1 - first, 200, "[]");
+        assert_resp(t, 2, 202, ACCEPTED);
+        assert_resp(t, 3, 202, ACCEPTED);
+        assert_resp(t, 4, 400, INVALID_ID);
+        assert_resp(t, 5, 200, "{}");
+        assert_header(&t->resp[5], "Lambda-Runtime-Aws-Request-Id", ID3);
+        assert_resp(t, 6, 410,
+                    "{\"errorMessage\":\"Invoke timeout\",\"errorType\":\"InvokeTimeout\"}\n");
+        assert_resp(t, 7, 400, INVALID_ID);
+        assert_resp(t, 8, 403, transition("Ready", "InitError"));
+        assert_resp(t, 9, 200, "\"big\"");
+
+        /* The owner heard of each answer with its request id, in the order they came. */
+        assert_int_equal(t->n_results, 2);
+        assert_string_equal(t->results[0].request_id, ID1);
+        assert_int_equal(t->results[0].outcome, RAPI_OUT_RESPONSE);
+        assert_memory_equal(t->results[0].body.data, "result-1", 8);
+        assert_string_equal(t->results[1].request_id, ID2);
+        assert_int_equal(t->results[1].outcome, RAPI_OUT_ERROR);
+        assert_string_equal(t->results[1].error_type, "Function.Boom");
+        assert_int_equal(t->n_late, 1);
+        /* Event 4's connection closed unanswered: said once. */
+        assert_int_equal(t->n_orphaned, 1);
+        assert_string_equal(t->orphaned[0], ID4);
+        for (unsigned i = 0; i < 4; i++)
+                assert_int_equal(t->deliver_rc[i], 0);
+        /* One ready per /next, init included: 0, 1, 5, 9 and the last parked one. */
+        assert_int_equal(t->n_ready, 5);
+        ctx_free(t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sanitize_error_type),
@@ -785,6 +925,7 @@ int main(void) {
                 cmocka_unit_test(test_init_error),
                 cmocka_unit_test(test_response_too_large),
                 cmocka_unit_test(test_second_poller),
+                cmocka_unit_test(test_managed_instances),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
