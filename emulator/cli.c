@@ -641,10 +641,8 @@ int cli_main(int argc, char **argv) {
                 return cmd_validate(argc, argv);
         if (strcmp(cmd, "test") == 0)
                 return scn_main(argc, argv);
-        if (strcmp(cmd, "event") == 0) {
-                fprintf(stderr, "lemu: '%s' is not available in this build yet\n", cmd);
-                return EXIT_USAGE;
-        }
+        if (strcmp(cmd, "event") == 0)
+                return events_main(argc, argv);
         if (strcmp(cmd, "run") != 0 && strcmp(cmd, "serve") != 0)
                 return usage_error("unknown command '%s'", cmd);
 

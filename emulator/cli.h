@@ -22,3 +22,8 @@ void help_print(const char *topic);
 int help_topic_known(const char *topic);
 /* Reads --event's argument: JSON text, @FILE or "-" (stdin). Return: malloc'd text or NULL. */
 char *cli_read_event(const char *arg, size_t *ret_len, char *err, size_t errn);
+
+/* events.c: `lemu event TYPE` */
+int events_main(int argc, char **argv);
+/* events_sample() - the sample event of @type (borrowed), or NULL. */
+const char *events_sample(const char *type);

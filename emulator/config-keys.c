@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -66,6 +67,15 @@ static const char *check_http_path(const char *s) {
         if (s[0] != '/')
                 return "must start with /";
         return NULL;
+}
+
+static const char *check_http_method(const char *s) {
+        static const char *const methods[] = { "ANY",  "GET",   "POST",    "PUT", "DELETE",
+                                               "HEAD", "PATCH", "OPTIONS", NULL };
+        for (size_t i = 0; methods[i]; i++)
+                if (strcasecmp(s, methods[i]) == 0)
+                        return NULL;
+        return "expected ANY, GET, POST, PUT, DELETE, HEAD, PATCH or OPTIONS";
 }
 
 /* ---- the table ---- */
@@ -154,6 +164,8 @@ const CfgKey cfg__keys[] = {
         { .name = "code_dir", .type = CFG_T_PATH, F(code_dir), .nullable = true, .def = "null",
           .help = "LAMBDA_TASK_ROOT and working directory; null: the bootstrap's folder (the "
                   "config's folder for command)." },
+        { .name = "runtime", .type = CFG_T_STRING, F(runtime), .def = S("provided.al2023"),
+          .help = "Runtime identifier GetFunction reports (a SAM template's Runtime)." },
         { .name = "handler", .type = CFG_T_STRING, F(handler), .def = S("function.handler"),
           .help = "_HANDLER, as the console sets it for provided runtimes." },
         { .name = "memory_mb", .type = CFG_T_UINT, F(memory_mb), .def = "128", .min = 128,
@@ -287,6 +299,9 @@ const CfgKey cfg__keys[] = {
         { .section = "http", .name = "event", .type = CFG_T_STRING, F(http.event),
           .def = S("function-url"), .choices = event_choices,
           .help = "Event shape of those requests." },
+        { .section = "http", .name = "method", .type = CFG_T_STRING, F(http.method),
+          .def = S("ANY"), .check = check_http_method,
+          .help = "HTTP method the route takes (GET, POST, ...); ANY: every method." },
 
         { .name = "faults", .type = CFG_T_FAULTS, F(faults_json), .def = "[]",
           .help = "Injected platform faults, one object each (lemu help faults)." },

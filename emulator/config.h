@@ -90,8 +90,9 @@ typedef struct CfgStreaming {
 } CfgStreaming;
 
 typedef struct CfgHttp {
-        char *path;  /* NULL when the function has no http mapping */
-        char *event; /* "function-url" | "apigw-v2" | "apigw-v1" */
+        char *path;   /* NULL when the function has no http mapping */
+        char *event;  /* "function-url" | "apigw-v2" | "apigw-v1" */
+        char *method; /* "ANY" or one HTTP method */
 } CfgHttp;
 
 typedef struct FunctionConfig {
@@ -99,6 +100,7 @@ typedef struct FunctionConfig {
         char *bootstrap;       /* absolute path, or NULL when command is set */
         char **command;        /* NULL-terminated argv, or NULL when bootstrap is set */
         char *code_dir;        /* default: the bootstrap's folder (or the config's) */
+        char *runtime;         /* "provided.al2023": what GetFunction reports */
         char *handler;         /* _HANDLER; default "function.handler" (provided runtimes) */
         unsigned memory_mb;    /* 128, range 128-10240 */
         double timeout_s;      /* 3 */

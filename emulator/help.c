@@ -18,8 +18,10 @@ static const char general[] =
         "  lemu test SCENARIO.json [--junit FILE] [--seed N]\n"
         "                                         run a scripted scenario ('lemu help scenario')\n"
         "  lemu validate FILE [--dump-config]     check a config file\n"
+        "  lemu event TYPE                        print a sample event ('lemu help event')\n"
         "  lemu help [TOPIC]                      topics: run serve invoke validate config\n"
-        "                                         control-api faults scenario rie\n"
+        "                                         control-api faults scenario rie event http\n"
+        "                                         management\n"
         "  lemu --version\n"
         "\n"
         "Functions are custom runtimes: an executable 'bootstrap' speaking the Lambda Runtime API\n"
@@ -193,10 +195,63 @@ static const char rie_help[] =
         "POST /2015-03-31/functions/function/invocations with Lambda's answers (status codes,\n"
         "X-Amz-Function-Error, timeouts as errors), not RIE's quirks.\n";
 
+static const char event_help[] =
+        "Usage: lemu event TYPE\n"
+        "\n"
+        "Prints a sample event of TYPE in the shape the AWS service delivers it, to edit or to\n"
+        "pipe into --event -:\n"
+        "\n"
+        "  apigw-v1 apigw-v2 function-url sqs sns s3 eventbridge dynamodb\n"
+        "\n"
+        "  lemu event sqs | lemu run --event - ./bootstrap\n"
+        "  lemu event apigw-v2 > event.json; lemu invoke orders --event @event.json\n"
+        "\n"
+        "--list prints the types. Exit: 0, or 2 for an unknown TYPE.\n";
+
+static const char http_help[] =
+        "Function URLs and API Gateway: a function's \"http\" mapping serves it over plain\n"
+        "HTTP on lemu's listener, on every path outside /2015-03-31/, /2021-11-15/ and /_lemu/:\n"
+        "\n"
+        "  \"http\": {\"path\": \"/orders/*\", \"event\": \"function-url\", \"method\": \"ANY\"}\n"
+        "\n"
+        "path     literal segments, {name} (one segment), a last {name+} (one or more) or a last\n"
+        "         * (the rest, maybe nothing); the most specific route wins\n"
+        "event    function-url (payload 2.0, routeKey $default), apigw-v2 (HTTP API, 2.0, with\n"
+        "         pathParameters and routeKey \"METHOD path\") or apigw-v1 (REST API, 1.0, with\n"
+        "         multiValueHeaders and multiValueQueryStringParameters, stage \"prod\")\n"
+        "method   ANY or one of GET POST PUT DELETE HEAD PATCH OPTIONS (else 405)\n"
+        "\n"
+        "The answer becomes the response as the services map it: statusCode, headers,\n"
+        "multiValueHeaders (1.0), cookies (2.0, one Set-Cookie each), body, isBase64Encoded.\n"
+        "With 2.0 an answer without statusCode is a 200 application/json whose body is the\n"
+        "answer (a JSON string's text unquoted); 1.0 needs statusCode. Request bodies that are\n"
+        "not text (by Content-Type, or not UTF-8) arrive base64 with isBase64Encoded true.\n"
+        "A function error or a malformed answer is 502 (500 for apigw-v2), a throttle 429; no\n"
+        "route is 404. The response carries x-amzn-RequestId and lemu's X-Lemu-* headers.\n";
+
+static const char management_help[] =
+        "Read-only management calls, as the AWS CLI and SDKs make them (--endpoint-url):\n"
+        "\n"
+        "  GET /2015-03-31/functions/                     ListFunctions (MaxItems, Marker)\n"
+        "  GET /2015-03-31/functions/{fn}                 GetFunction (Qualifier)\n"
+        "  GET /2015-03-31/functions/{fn}/configuration   GetFunctionConfiguration\n"
+        "  GET /2015-03-31/functions/{fn}/aliases         ListAliases\n"
+        "  GET /2015-03-31/functions/{fn}/aliases/{name}  GetAlias\n"
+        "\n"
+        "{fn} is a name, an ARN or a partial ARN, with a qualifier ($LATEST or an alias of the\n"
+        "config's \"aliases\") after ':' or in Qualifier=. Runtime comes from the config's\n"
+        "\"runtime\" (a template's Runtime); CodeSize and LastModified are the bootstrap's;\n"
+        "CodeSha256 and RevisionId are a fingerprint of it, not of a zip (lemu has none).\n"
+        "\n"
+        "  aws lambda list-functions --endpoint-url http://127.0.0.1:3001 --region us-east-1\n";
+
 static const struct {
         const char *name;
         const char *text;
 } topics[] = {
+        { "event", event_help },
+        { "http", http_help },
+        { "management", management_help },
         { "run", run_help },
         { "serve", serve_help },
         { "invoke", invoke_help },

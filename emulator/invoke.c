@@ -14,6 +14,7 @@
 
 #include "codec.h"
 #include "emulator.h"
+#include "httpfront.h"
 #include "invoke.h"
 #include "macro.h"
 #include "xalloc.h"
@@ -511,7 +512,12 @@ void invoke_api_request(HttpConn *c, HttpRequest *req) {
                 handle_invoke(e, c, req, ref);
                 return;
         }
-        if (control_request(e, c, req))
+        if (manage_request(e, c, req) || control_request(e, c, req) || httpfront_request(e, c, req))
                 return;
         invoke_service_error(c, 404, "UnknownOperationException", "Unknown operation", NULL);
+}
+
+Function *invoke_resolve(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_text,
+                         FunctionRef *ref, char **ret_qualifier) {
+        return resolve(e, c, req, ref_text, ref, ret_qualifier);
 }

@@ -34,5 +34,17 @@ void invoke_api_closed(HttpConn *c);
 void invoke_service_error(HttpConn *c, int status, const char *type, const char *message,
                           const char *request_id);
 
+/*
+ * invoke_resolve() - the function a path's reference (and the Qualifier parameter) names;
+ * answers the caller 400 or 404 itself and returns NULL when there is none. *@ret_qualifier
+ * is the qualifier given (free() it), or NULL.
+ */
+Function *invoke_resolve(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_text,
+                         FunctionRef *ref, char **ret_qualifier);
+
+/* manage.c: ListFunctions, GetFunction, GetFunctionConfiguration, ListAliases, GetAlias.
+ * Return: false when @req is none of those. */
+bool manage_request(Emulator *e, HttpConn *c, HttpRequest *req);
+
 /* control.c */
 bool control_request(Emulator *e, HttpConn *c, HttpRequest *req);

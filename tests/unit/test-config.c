@@ -1328,7 +1328,8 @@ static void test_dump_defaults(void **state) {
         assert_string_equal(
                 fn_dump,
                 "{\"bootstrap\":null,\"command\":null,\"args\":[],\"code_dir\":null,"
-                "\"handler\":\"function.handler\",\"memory_mb\":128,\"timeout_s\":3,"
+                "\"runtime\":\"provided.al2023\",\"handler\":\"function.handler\",\"memory_mb\":"
+                "128,\"timeout_s\":3,"
                 "\"init_timeout_s\":10,\"ephemeral_storage_mb\":512,\"environment\":{},"
                 "\"extensions_dir\":null,\"aliases\":{},\"reserved_concurrency\":null,"
                 "\"per_environment_concurrency\":1,\"lifecycle\":{\"reuse\":\"warm\","
@@ -1341,7 +1342,7 @@ static void test_dump_defaults(void **state) {
                 "\"retry_delays_s\":[60,120],\"max_event_age_s\":21600,\"max_payload_bytes\":"
                 "1048576,\"on_failure\":null},\"streaming\":{\"max_bytes\":209715200,"
                 "\"rate_bytes_per_s\":2097152,\"burst_bytes\":6291456},\"http\":{\"path\":null,"
-                "\"event\":\"function-url\"},\"faults\":[]}");
+                "\"event\":\"function-url\",\"method\":\"ANY\"},\"faults\":[]}");
         free(fn_dump);
         cfg_deinit(&c);
 }

@@ -1,0 +1,271 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Function URLs and API Gateway through plain HTTP clients: curl and a browser-style
+client (one kept-alive connection, chunked request bodies).
+
+Three functions run fixtures/python-http, one per event shape ("function-url", "apigw-v2",
+"apigw-v1"); the fixture echoes its event or answers in the shape the path's last segment
+asks for, so each test checks one mapping rule from the outside. One lemu serves the
+whole file (the functions' cold starts are paid once).
+"""
+import base64
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import unittest
+
+import harness
+
+CURL = shutil.which("curl")
+LEMU = None
+
+
+def setUpModule():
+    global LEMU
+    boot = os.path.join(harness.FIXTURES_SRC, "python-http", "bootstrap")
+    common = {"bootstrap": boot, "sandbox": {"cpu": "off"}, "timeout_s": 30}
+    cfg = {"functions": {
+        "url": dict(common, http={"path": "/url/*"}),
+        "v2": dict(common, http={"path": "/v2/{id}/{rest+}", "event": "apigw-v2"}),
+        "v1": dict(common, http={"path": "/v1/*", "event": "apigw-v1", "method": "GET"}),
+        "v1post": dict(common, http={"path": "/v1/{id}/post", "event": "apigw-v1",
+                                     "method": "POST"}),
+        "all": dict(common, http={"path": "/*"}),
+    }}
+    LEMU = harness.Lemu(config=cfg)
+    LEMU.start()
+
+
+def tearDownModule():
+    if LEMU:
+        LEMU.stop()
+        LEMU.cleanup()
+
+
+def fetch(method, path, body=None, headers=None, conn=None, chunked=False):
+    """One request; returns (status, [(name, value)...], body bytes)."""
+    own = conn is None
+    c = conn or LEMU.conn(60)
+    try:
+        c.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
+        r = c.getresponse()
+        return r.status, r.getheaders(), r.read()
+    finally:
+        if own:
+            c.close()
+
+
+def header(headers, name):
+    vals = [v for k, v in headers if k.lower() == name.lower()]
+    return vals[-1] if vals else None
+
+
+def event_of(body):
+    return json.loads(body)["event"]
+
+
+def curl(*args):
+    if not CURL:
+        raise unittest.SkipTest("curl is not installed")
+    p = subprocess.run([CURL, "-sS", "-i", "--max-time", "60"] + list(args),
+                       capture_output=True, timeout=90)
+    assert p.returncode == 0, p.stderr
+    head, _, body = p.stdout.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:]]
+    return status, headers, body
+
+
+class FunctionUrl(unittest.TestCase):
+    def test_event_shape_through_curl(self):
+        status, headers, body = curl(LEMU.url + "/url/a/b?x=1&x=2&y=%20z",
+                                     "-H", "Cookie: s=1; t=2", "-H", "X-Custom: One")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(header(headers, "Content-Type"), "application/json")
+        self.assertEqual(header(headers, "X-Fixture"), "python-http")
+        ev = event_of(body)
+        self.assertEqual(ev["version"], "2.0")
+        self.assertEqual(ev["routeKey"], "$default")
+        self.assertEqual(ev["rawPath"], "/url/a/b")
+        self.assertEqual(ev["rawQueryString"], "x=1&x=2&y=%20z")
+        self.assertEqual(ev["queryStringParameters"], {"x": "1,2", "y": " z"})
+        self.assertEqual(ev["cookies"], ["s=1", "t=2"])
+        self.assertEqual(ev["headers"]["x-custom"], "One")
+        self.assertNotIn("cookie", ev["headers"])
+        self.assertNotIn("pathParameters", ev)
+        self.assertFalse(ev["isBase64Encoded"])
+        self.assertNotIn("body", ev)
+        rc = ev["requestContext"]
+        self.assertEqual(rc["http"]["method"], "GET")
+        self.assertEqual(rc["http"]["path"], "/url/a/b")
+        self.assertEqual(rc["http"]["sourceIp"], "127.0.0.1")
+        self.assertTrue(rc["http"]["userAgent"].startswith("curl/"))
+        self.assertEqual(rc["requestId"], header(headers, "x-amzn-RequestId"))
+        self.assertIsInstance(rc["timeEpoch"], int)
+        self.assertEqual(header(headers, "X-Lemu-Environment-Id")[:4], "url-")
+
+    def test_text_body_and_binary_body(self):
+        status, _, body = fetch("POST", "/url/echo", b'{"id": 1}',
+                                {"Content-Type": "application/json"})
+        self.assertEqual(status, 200)
+        ev = event_of(body)
+        self.assertEqual(ev["body"], '{"id": 1}')
+        self.assertFalse(ev["isBase64Encoded"])
+        raw = bytes(range(256))
+        status, _, body = fetch("PUT", "/url/echo", raw,
+                                {"Content-Type": "application/octet-stream"})
+        ev = event_of(body)
+        self.assertTrue(ev["isBase64Encoded"])
+        self.assertEqual(base64.b64decode(ev["body"]), raw)
+        self.assertEqual(ev["requestContext"]["http"]["method"], "PUT")
+
+    def test_answer_shortcuts(self):
+        # No statusCode: a 200 application/json whose body is the answer, a JSON string's
+        # text unquoted.
+        status, headers, body = fetch("GET", "/url/plain")
+        self.assertEqual((status, body), (200, b"hello from lambda"))
+        self.assertEqual(header(headers, "Content-Type"), "application/json")
+        status, headers, body = fetch("GET", "/url/object")
+        self.assertEqual(status, 200)
+        self.assertEqual(json.loads(body), {"ok": True})
+
+    def test_status_cookies_binary(self):
+        status, headers, body = curl(LEMU.url + "/url/status/418")
+        self.assertEqual((status, body), (418, b"status 418"))
+        self.assertEqual(header(headers, "Content-Type"), "text/plain")
+        status, headers, body = fetch("GET", "/url/cookies")
+        self.assertEqual(status, 201)
+        self.assertEqual([v for k, v in headers if k.lower() == "set-cookie"],
+                         ["a=1; Path=/", "b=2"])
+        status, headers, body = fetch("GET", "/url/binary")
+        self.assertEqual((status, body), (200, bytes(range(256))))
+        self.assertEqual(header(headers, "Content-Type"), "application/octet-stream")
+
+    def test_errors(self):
+        status, _, body = fetch("GET", "/url/error")
+        self.assertEqual((status, body), (502, b"Internal Server Error"))
+        status, _, body = fetch("GET", "/url/malformed")
+        self.assertEqual(status, 502)
+
+
+class ApiGatewayV2(unittest.TestCase):
+    def test_path_parameters_and_route_key(self):
+        status, headers, body = fetch("GET", "/v2/42/x/y?a=b")
+        self.assertEqual(status, 200, body)
+        ev = event_of(body)
+        self.assertEqual(ev["routeKey"], "ANY /v2/{id}/{rest+}")
+        self.assertEqual(ev["pathParameters"], {"id": "42", "rest": "x/y"})
+        self.assertEqual(ev["requestContext"]["stage"], "$default")
+        self.assertEqual(ev["requestContext"]["accountId"], "000000000000")
+        self.assertEqual(header(headers, "Apigw-Requestid"), ev["requestContext"]["requestId"])
+
+    def test_errors_are_500(self):
+        status, _, body = fetch("GET", "/v2/1/error")
+        self.assertEqual(status, 500)
+        self.assertEqual(json.loads(body), {"message": "Internal Server Error"})
+        status, _, _ = fetch("GET", "/v2/1/malformed")
+        self.assertEqual(status, 500)
+
+
+class ApiGatewayV1(unittest.TestCase):
+    def test_event_shape(self):
+        status, _, body = fetch("GET", "/v1/p/q?m=1&m=2", headers={"X-Dup": "a"})
+        self.assertEqual(status, 200, body)
+        ev = event_of(body)
+        self.assertEqual(ev["resource"], "/v1/*")
+        self.assertEqual(ev["path"], "/v1/p/q")
+        self.assertEqual(ev["httpMethod"], "GET")
+        self.assertEqual(ev["queryStringParameters"], {"m": "2"})
+        self.assertEqual(ev["multiValueQueryStringParameters"], {"m": ["1", "2"]})
+        self.assertEqual(ev["headers"]["X-Dup"], "a")
+        self.assertEqual(ev["multiValueHeaders"]["X-Dup"], ["a"])
+        self.assertEqual(ev["pathParameters"], {"proxy": "p/q"})
+        self.assertIsNone(ev["body"])
+        self.assertIsNone(ev["stageVariables"])
+        self.assertEqual(ev["requestContext"]["stage"], "prod")
+        self.assertEqual(ev["requestContext"]["path"], "/prod/v1/p/q")
+        self.assertEqual(ev["requestContext"]["identity"]["sourceIp"], "127.0.0.1")
+
+    def test_multi_value_headers_answer(self):
+        status, headers, body = fetch("GET", "/v1/multi")
+        self.assertEqual((status, body), (200, b"multi"))
+        self.assertEqual([v for k, v in headers if k.lower() == "x-multi"], ["1", "2"])
+        self.assertEqual(header(headers, "X-Single"), "s")
+
+    def test_proxy_shape_required(self):
+        # REST APIs refuse an answer without statusCode: 502 Internal server error.
+        status, _, body = fetch("GET", "/v1/plain")
+        self.assertEqual(status, 502)
+        self.assertEqual(json.loads(body), {"message": "Internal server error"})
+
+    def test_method_and_routes(self):
+        status, _, body = fetch("POST", "/v1/7/post", b"hi", {"Content-Type": "text/plain"})
+        self.assertEqual(status, 200, body)
+        ev = event_of(body)
+        self.assertEqual((ev["httpMethod"], ev["body"]), ("POST", "hi"))
+        self.assertEqual(ev["pathParameters"], {"id": "7"})
+        # /v1/* takes GET only; v1post takes only /v1/{id}/post: a DELETE matches neither,
+        # but the catch-all /* takes every method.
+        status, _, body = fetch("DELETE", "/v1/x")
+        self.assertEqual(status, 200)
+        self.assertEqual(event_of(body)["rawPath"], "/v1/x")
+
+
+class Routing(unittest.TestCase):
+    def test_apis_are_not_captured_by_a_catch_all(self):
+        status, body = LEMU.control("GET", "/health")
+        self.assertEqual((status, body), (200, {"status": "ok"}))
+        status, _, body = LEMU.invoke("url", b'{"rawPath": "/plain"}')
+        self.assertEqual((status, body), (200, b'"hello from lambda"'))
+        status, _, _ = LEMU.request("GET", "/2015-03-31/functions/nope/invocations")
+        self.assertEqual(status, 404)
+
+    def test_most_specific_route_wins(self):
+        status, headers, body = fetch("GET", "/elsewhere")
+        self.assertEqual(status, 200)
+        self.assertEqual(header(headers, "X-Lemu-Environment-Id")[:4], "all-")
+        status, headers, body = fetch("GET", "/url")
+        self.assertEqual(header(headers, "X-Lemu-Environment-Id")[:4], "url-")
+
+    def test_no_route(self):
+        lemu = harness.Lemu("--function", "x=" + harness.fixture("c-echo"))
+        lemu.start()
+        self.addCleanup(lemu.cleanup)
+        self.addCleanup(lemu.stop)
+        status, _, body = lemu.request("GET", "/anything")
+        self.assertEqual((status, json.loads(body)), (404, {"message": "Not Found"}))
+
+
+class BrowserStyle(unittest.TestCase):
+    def test_keep_alive_and_chunked(self):
+        """One connection for many requests, some with chunked bodies, as a browser's
+        fetch() with a ReadableStream body sends them."""
+        c = LEMU.conn(60)
+        self.addCleanup(c.close)
+        socks = set()
+        for i in range(5):
+            chunks = (s.encode() for s in ['{"part": ', str(i), ', "done": true}'])
+            status, headers, body = fetch("POST", "/url/echo/%d" % i, chunks,
+                                          {"Content-Type": "application/json"}, conn=c,
+                                          chunked=True)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(event_of(body)["body"]), {"part": i, "done": True})
+            self.assertNotEqual(header(headers, "Connection"), "close")
+            socks.add(id(c.sock))
+            status, _, body = fetch("GET", "/url/plain", conn=c)
+            self.assertEqual(body, b"hello from lambda")
+            socks.add(id(c.sock))
+        self.assertEqual(len(socks), 1, "the connection was not kept alive")
+
+    def test_curl_chunked_upload(self):
+        status, _, body = curl("-H", "Transfer-Encoding: chunked", "-H",
+                               "Content-Type: text/plain", "--data-binary", "chunked body",
+                               LEMU.url + "/url/echo")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(event_of(body)["body"], "chunked body")
+
+
+if __name__ == "__main__":
+    harness.main()
