@@ -7,7 +7,8 @@
  * `multiValueHeaders` (1.0), `cookies` (2.0), `body`, `isBase64Encoded`; for 2.0 an answer
  * without `statusCode` is a 200 application/json whose body is the answer (a JSON string's
  * text unquoted). A function error is the service's 502 (500 for HTTP APIs); a malformed
- * answer too. The event owns copies of everything it takes from the request.
+ * answer too. Without any route the listener stays the Lambda API alone: unknown paths
+ * get its UnknownOperationException. The event owns copies of everything it takes from the request.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -661,6 +662,12 @@ static void respond_plain(HttpConn *c, int status, const char *msg) {
 bool httpfront_request(Emulator *e, HttpConn *c, HttpRequest *req) {
         if (under(req->path, "/2015-03-31/") || under(req->path, "/2021-11-15/") ||
             under(req->path, "/_lemu/") || slice_eq(req->path, "/_lemu"))
+                return false;
+        /* Without any route the listener is the Lambda API alone, and answers as such. */
+        bool any = false;
+        for (size_t i = 0; i < e->n_functions && !any; i++)
+                any = e->functions[i].cfg->http.path != NULL;
+        if (!any)
                 return false;
 
         HttpFrontParams params = { .n = 0 };

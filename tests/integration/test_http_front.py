@@ -230,12 +230,23 @@ class Routing(unittest.TestCase):
         self.assertEqual(header(headers, "X-Lemu-Environment-Id")[:4], "url-")
 
     def test_no_route(self):
-        lemu = harness.Lemu("--function", "x=" + harness.fixture("c-echo"))
+        boot = os.path.join(harness.FIXTURES_SRC, "python-http", "bootstrap")
+        lemu = harness.Lemu(config={"functions": {
+            "x": {"bootstrap": boot, "http": {"path": "/x/*"}}}})
         lemu.start()
         self.addCleanup(lemu.cleanup)
         self.addCleanup(lemu.stop)
         status, _, body = lemu.request("GET", "/anything")
         self.assertEqual((status, json.loads(body)), (404, {"message": "Not Found"}))
+
+    def test_without_routes_the_lambda_api_answers(self):
+        lemu = harness.Lemu("--function", "x=" + harness.fixture("c-echo"))
+        lemu.start()
+        self.addCleanup(lemu.cleanup)
+        self.addCleanup(lemu.stop)
+        status, headers, _ = lemu.request("GET", "/anything")
+        self.assertEqual((status, headers["x-amzn-errortype"]),
+                         (404, "UnknownOperationException"))
 
 
 class BrowserStyle(unittest.TestCase):
