@@ -36,6 +36,38 @@ void buf_puts(Buf *b, const char *s) {
         buf_append(b, s, strlen(s));
 }
 
+void buf_put_u64(Buf *b, uint64_t v) {
+        char tmp[24];
+        size_t i = sizeof(tmp);
+
+        do {
+                tmp[--i] = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+void buf_put_i64(Buf *b, int64_t v) {
+        if (v < 0) {
+                buf_append(b, "-", 1);
+                buf_put_u64(b, (uint64_t) 0 - (uint64_t) v);
+                return;
+        }
+        buf_put_u64(b, (uint64_t) v);
+}
+
+void buf_put_fixed2(Buf *b, double v) {
+        if (!(v >= 0) || v > 1e15) { /* NaN, negative or huge: printf knows best */
+                buf_printf(b, "%.2f", v);
+                return;
+        }
+        uint64_t c = (uint64_t) (v * 100 + 0.5);
+        char frac[3] = { (char) ('0' + c / 10 % 10), (char) ('0' + c % 10), '\0' };
+        buf_put_u64(b, c / 100);
+        buf_append(b, ".", 1);
+        buf_append(b, frac, 2);
+}
+
 void buf_printf(Buf *b, const char *fmt, ...) {
         va_list ap;
         int n;

@@ -24,6 +24,11 @@ void buf_reserve(Buf *b, size_t extra);
 void buf_append(Buf *b, const void *p, size_t n);
 void buf_puts(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Decimal forms without printf, for hot paths: an integer, a signed one, and a non-negative
+ * number with two decimals (like "%.2f", rounded half up). */
+void buf_put_u64(Buf *b, uint64_t v);
+void buf_put_i64(Buf *b, int64_t v);
+void buf_put_fixed2(Buf *b, double v);
 void buf_reset(Buf *b);
 void buf_free(Buf *b);
 /* Gives the bytes to the caller (free() them) and leaves @b empty. */

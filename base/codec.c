@@ -131,9 +131,7 @@ bool utf8_valid(const void *data, size_t len) {
         return true;
 }
 
-void random_bytes(void *p, size_t n) {
-        unsigned char *o = p;
-
+static void random_fill(unsigned char *o, size_t n) {
         while (n > 0) {
                 ssize_t r = getrandom(o, n, 0);
 
@@ -151,6 +149,26 @@ void random_bytes(void *p, size_t n) {
         }
 }
 
+/* Small requests (ids, trace ids) come from a pool filled by one getrandom() call: a syscall
+ * per invocation is measurable. */
+void random_bytes(void *p, size_t n) {
+        static unsigned char pool[4096];
+        static size_t used = sizeof(pool);
+
+        if (n > 64) {
+                random_fill(p, n);
+                return;
+        }
+        if (used + n > sizeof(pool)) {
+                random_fill(pool, sizeof(pool));
+                used = 0;
+        }
+        memcpy(p, pool + used, n);
+        /* Bytes handed out are not handed out again. */
+        memset(pool + used, 0, n);
+        used += n;
+}
+
 void hex_lower(char *out, const void *p, size_t n) {
         static const char hex[] = "0123456789abcdef";
         const unsigned char *b = p;
@@ -162,23 +180,25 @@ void hex_lower(char *out, const void *p, size_t n) {
         out[2 * n] = '\0';
 }
 
-/* Ids come in batches from one getrandom() call: a syscall per invocation is measurable. */
 void uuid_random(char out[37]) {
-        static unsigned char pool[16 * 64];
-        static size_t used = sizeof(pool);
         unsigned char u[16];
         char h[33];
 
-        if (used == sizeof(pool)) {
-                random_bytes(pool, sizeof(pool));
-                used = 0;
-        }
-        memcpy(u, pool + used, 16);
-        used += 16;
+        random_bytes(u, 16);
         u[6] = (u[6] & 0x0f) | 0x40;
         u[8] = (u[8] & 0x3f) | 0x80;
         hex_lower(h, u, 16);
-        snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+        /* 8-4-4-4-12 */
+        memcpy(out, h, 8);
+        out[8] = '-';
+        memcpy(out + 9, h + 8, 4);
+        out[13] = '-';
+        memcpy(out + 14, h + 12, 4);
+        out[18] = '-';
+        memcpy(out + 19, h + 16, 4);
+        out[23] = '-';
+        memcpy(out + 24, h + 20, 12);
+        out[36] = '\0';
 }
 
 int64_t clock_wall_ms(void) {

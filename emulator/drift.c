@@ -26,11 +26,34 @@ static const char *const kind_of[_DRIFT_MAX] = {
         [DRIFT_TMP_BYTES] = "tmp_growth",
 };
 
+static void procs_close(DriftState *d) {
+        for (unsigned i = 0; i < d->n_procs; i++) {
+                if (d->procs[i].children_fd >= 0)
+                        close(d->procs[i].children_fd);
+                if (d->procs[i].status_fd >= 0)
+                        close(d->procs[i].status_fd);
+        }
+        d->n_procs = 0;
+        d->ns_pid = 0;
+}
+
 void drift_reset(DriftState *d) {
         uint64_t gen = d->generation + 1;
+        DriftProc *procs = d->procs;
+        unsigned cap = d->cap_procs;
 
+        procs_close(d);
         memset(d, 0, sizeof(*d));
         d->generation = gen;
+        d->procs = procs;
+        d->cap_procs = cap;
+}
+
+void drift_release(DriftState *d) {
+        procs_close(d);
+        free(d->procs);
+        d->procs = NULL;
+        d->cap_procs = 0;
 }
 
 static int64_t min_rise(int k, int64_t first) {
@@ -150,18 +173,146 @@ static bool walk_tmp(const char *dir, int depth, int64_t *files, int64_t *bytes)
         return ok;
 }
 
-static bool private_mount_ns(pid_t pid) {
+static bool private_mount_ns(DriftState *d, pid_t pid) {
         struct stat a, b;
         char path[64];
 
+        if (d->ns_pid == pid)
+                return d->ns_private; /* a process never changes its mount namespace here */
         snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int) pid);
-        return stat("/proc/self/ns/mnt", &a) == 0 && stat(path, &b) == 0 && a.st_ino != b.st_ino;
+        d->ns_private =
+                stat("/proc/self/ns/mnt", &a) == 0 && stat(path, &b) == 0 && a.st_ino != b.st_ino;
+        d->ns_pid = pid;
+        return d->ns_private;
+}
+
+/* ---- the process tree, with its files kept open -------------------------------------- */
+
+static int open_proc(pid_t pid, const char *what) {
+        char path[128];
+
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int) pid, what);
+        return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Reads a kept procfs file from its start. Return: bytes, or -1 (the process is gone). */
+static ssize_t reread(int fd, char *buf, size_t n) {
+        ssize_t r = pread(fd, buf, n - 1, 0);
+
+        if (r < 0)
+                return -1;
+        buf[r] = '\0';
+        return r;
+}
+
+static void proc_drop(DriftState *d, unsigned i) {
+        if (d->procs[i].children_fd >= 0)
+                close(d->procs[i].children_fd);
+        if (d->procs[i].status_fd >= 0)
+                close(d->procs[i].status_fd);
+        d->procs[i] = d->procs[--d->n_procs];
+}
+
+/* The kept entry of @pid, opened on first sight. Return: NULL when it is gone. */
+static DriftProc *proc_get(DriftState *d, pid_t pid) {
+        char path[64];
+
+        for (unsigned i = 0; i < d->n_procs; i++)
+                if (d->procs[i].pid == pid)
+                        return &d->procs[i];
+        snprintf(path, sizeof(path), "task/%d/children", (int) pid);
+        int cfd = open_proc(pid, path);
+        if (cfd < 0)
+                return NULL;
+        if (d->n_procs == d->cap_procs) {
+                d->cap_procs = d->cap_procs ? d->cap_procs * 2 : 4;
+                d->procs = xrealloc(d->procs, d->cap_procs * sizeof(*d->procs));
+        }
+        DriftProc *p = &d->procs[d->n_procs++];
+        *p = (DriftProc){ .pid = pid, .children_fd = cfd, .status_fd = -1 };
+        p->launcher = is_launcher(pid);
+        if (!p->launcher)
+                p->status_fd = open_proc(pid, "status");
+        return p;
+}
+
+/* @pid and its descendants, parents first, into @out (indexes of d->procs are not stable
+ * while the walk adds entries, so pids are listed). */
+static void walk_tree(DriftState *d, pid_t pid, int depth, pid_t *out, int *n, int max) {
+        char buf[4096];
+        DriftProc *p = proc_get(d, pid);
+
+        if (!p || *n >= max)
+                return;
+        ssize_t r = reread(p->children_fd, buf, sizeof(buf));
+        if (r < 0) {
+                /* The process we kept is gone: the pid may be a new one's now. */
+                proc_drop(d, (unsigned) (p - d->procs));
+                p = proc_get(d, pid);
+                r = p ? reread(p->children_fd, buf, sizeof(buf)) : -1;
+                if (r < 0)
+                        return;
+        }
+        p->seen = true;
+        out[(*n)++] = pid;
+        if (depth > 16 || r == 0)
+                return;
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+                walk_tree(d, (pid_t) atoi(tok), depth + 1, out, n, max);
+}
+
+/* The tree now; entries of processes no longer in it are closed. */
+static int tree_pids(DriftState *d, pid_t root, pid_t *out, int max) {
+        int n = 0;
+
+        for (unsigned i = 0; i < d->n_procs; i++)
+                d->procs[i].seen = false;
+        walk_tree(d, root, 0, out, &n, max);
+        for (unsigned i = 0; i < d->n_procs;)
+                if (d->procs[i].seen)
+                        i++;
+                else
+                        proc_drop(d, i);
+        return n;
+}
+
+static DriftProc *proc_find(DriftState *d, pid_t pid) {
+        for (unsigned i = 0; i < d->n_procs; i++)
+                if (d->procs[i].pid == pid)
+                        return &d->procs[i];
+        return NULL;
+}
+
+/* Open descriptors of @pid: the size procfs gives /proc/PID/fd (Linux 6.2 and later), else
+ * a count of its entries. */
+static int64_t fd_count(pid_t pid) {
+        char path[64];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        if (stat(path, &st) == 0 && st.st_size > 0)
+                return (int64_t) st.st_size;
+        return count_dir(path);
+}
+
+uint64_t drift_pid_hwm_kb(DriftState *d, pid_t pid) {
+        DriftProc *p = proc_find(d, pid);
+        char buf[4096];
+
+        if (!p || p->status_fd < 0)
+                return sbx_pid_hwm_kb(pid);
+        if (reread(p->status_fd, buf, sizeof(buf)) <= 0)
+                return 0;
+        const char *h = strstr(buf, "VmHWM:");
+        return h ? strtoull(h + 6, NULL, 10) : 0;
 }
 
 /* /tmp's files and bytes: a folder of the host (dir mode, bind-mounted or as TMPDIR) is
  * walked; a filesystem of the environment's own (image, tmpfs), seen from inside its mount
  * namespace through process @inside, is one statfs(). */
 static void sample_tmp(ExecEnv *env, pid_t inside, DriftSample *s) {
+        DriftState *d = &env->drift;
         char arg[4096 + 8], path[64];
         const char *dir = env->tmp ? sbx_tmp_tmpdir(env->tmp) : NULL;
         struct statfs f;
@@ -178,7 +329,7 @@ static void sample_tmp(ExecEnv *env, pid_t inside, DriftSample *s) {
                 }
                 return;
         }
-        if (!inside || !private_mount_ns(inside))
+        if (!inside || !private_mount_ns(d, inside))
                 return; /* the host's /tmp: not the environment's to judge */
         snprintf(path, sizeof(path), "/proc/%d/root/tmp", (int) inside);
         if (statfs(path, &f) == 0) {
@@ -225,23 +376,17 @@ void drift_sample(ExecEnv *env, uint64_t seq) {
 
         if (!env->fn->cfg->lifecycle.drift || !env->proc_alive)
                 return;
-        int n = sbx_tree_pids(env->proc.pid, pids, 256);
+        int n = tree_pids(&env->drift, env->proc.pid, pids, 256);
         for (int i = 0; i < n; i++) {
-                char path[64], buf[4096];
-                if (is_launcher(pids[i]))
+                char buf[4096];
+                DriftProc *p = proc_find(&env->drift, pids[i]);
+                if (!p || p->launcher)
                         continue;
                 inside = pids[i];
-                snprintf(path, sizeof(path), "/proc/%d/fd", (int) pids[i]);
-                int64_t fds = count_dir(path);
+                int64_t fds = fd_count(pids[i]);
                 if (fds > 0)
                         s.v[DRIFT_FDS] += fds;
-                snprintf(path, sizeof(path), "/proc/%d/status", (int) pids[i]);
-                int fd = open(path, O_RDONLY | O_CLOEXEC);
-                ssize_t r = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-                if (fd >= 0)
-                        close(fd);
-                if (r > 0) {
-                        buf[r] = '\0';
+                if (p->status_fd >= 0 && reread(p->status_fd, buf, sizeof(buf)) > 0) {
                         const char *t = strstr(buf, "Threads:");
                         const char *m = strstr(buf, "VmRSS:");
                         const char *h = strstr(buf, "VmHWM:");

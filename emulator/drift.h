@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * Environment drift (DESIGN "Surfacing bugs"): after each invocation the figures an
@@ -22,6 +23,16 @@ typedef struct DriftSample {
         int64_t v[_DRIFT_MAX]; /* -1: not measurable */
 } DriftSample;
 
+/* A process of the environment's tree, with its procfs files kept open: a sample is then a
+ * pread() per file instead of an open/read/close, and the launcher check is made once. */
+typedef struct DriftProc {
+        pid_t pid;
+        int children_fd; /* /proc/PID/task/PID/children */
+        int status_fd;   /* /proc/PID/status; -1 for lemu's launcher and init */
+        bool launcher;
+        bool seen; /* in the current walk */
+} DriftProc;
+
 typedef struct DriftState {
         unsigned samples;      /* since init */
         DriftSample window[6]; /* the last 6 after the first 2 */
@@ -31,12 +42,22 @@ typedef struct DriftState {
         bool war_reported;
         uint64_t settle_cpu_ns; /* CPU time when the settle window opened */
         uint64_t generation;    /* bumped at each init */
+        /* Kept across drift_reset() (which closes the files): */
+        DriftProc *procs;
+        unsigned n_procs, cap_procs;
+        pid_t ns_pid; /* the process whose mount namespace was compared, and the verdict */
+        bool ns_private;
 } DriftState;
 
 struct ExecEnv;
 
 /* drift_reset() - a new init: start counting again. */
 void drift_reset(DriftState *d);
+/* drift_release() - closes the kept procfs files; the environment is going away. */
+void drift_release(DriftState *d);
+/* drift_pid_hwm_kb() - @pid's peak resident memory (VmHWM) in KiB through the kept file when
+ * there is one (one pread), else procfs; 0 when gone. */
+uint64_t drift_pid_hwm_kb(DriftState *d, pid_t pid);
 /* drift_sample() - reads the environment's figures now and records a verdict on record
  * @seq. */
 void drift_sample(struct ExecEnv *env, uint64_t seq);

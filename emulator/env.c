@@ -666,6 +666,7 @@ static void timer_closed(uv_handle_t *h) {
         sched_spare_gone(env);
         if (env->has_cg)
                 emu_release_cgroup(e, &env->cg);
+        drift_release(&env->drift);
         if (env->netns_fd >= 0)
                 close(env->netns_fd);
         if (env->userns_fd >= 0)
@@ -1128,7 +1129,7 @@ static void completion_timeout_cb(uv_timer_t *t) {
 static void update_memory_quick(ExecEnv *env) {
         if (!env->proc_alive || env->runtime_pid <= 0)
                 return;
-        unsigned mb = (unsigned) ((sbx_pid_hwm_kb(env->runtime_pid) + 1023) / 1024);
+        unsigned mb = (unsigned) ((drift_pid_hwm_kb(&env->drift, env->runtime_pid) + 1023) / 1024);
         if (mb > env->max_memory_mb)
                 env->max_memory_mb = mb;
 }

@@ -201,7 +201,11 @@ void logs_tail_base64(const Invocation *inv, Buf *out) {
 }
 
 static void prefix_of(ExecEnv *env, Buf *b) {
-        buf_printf(b, "[%s/%s] ", env->fn->cfg->name, env->name);
+        buf_append(b, "[", 1);
+        buf_puts(b, env->fn->cfg->name);
+        buf_append(b, "/", 1);
+        buf_puts(b, env->name);
+        buf_append(b, "] ", 2);
 }
 
 /* A text line: "[fn/env] text\n", kept in the invocation's log without the prefix. */
@@ -213,6 +217,26 @@ static void emit_text(Logs *l, ExecEnv *env, Invocation *inv, const char *text, 
                 return;
         prefix_of(env, &b);
         buf_append(&b, text, len);
+        buf_append(&b, "\n", 1);
+        logs_write(l, b.data, b.len);
+        buf_free(&b);
+}
+
+/* Two text lines in one write (END and REPORT). */
+static void emit_text2(Logs *l, ExecEnv *env, Invocation *inv, const char *a, size_t alen,
+                       const char *b2, size_t blen) {
+        Buf b = BUF_INIT;
+
+        logs_keep(inv, a, alen);
+        logs_keep(inv, b2, blen);
+        if (l->quiet)
+                return;
+        buf_reserve(&b, 2 * 64 + alen + blen);
+        prefix_of(env, &b);
+        buf_append(&b, a, alen);
+        buf_append(&b, "\n", 1);
+        prefix_of(env, &b);
+        buf_append(&b, b2, blen);
         buf_append(&b, "\n", 1);
         logs_write(l, b.data, b.len);
         buf_free(&b);
@@ -278,7 +302,7 @@ void logs_init_start(Logs *l, ExecEnv *env) {
 }
 
 void logs_start(Logs *l, Invocation *inv) {
-        char line[128];
+        char line[17 + sizeof(inv->request_id) + 17];
 
         if (l->format == CFG_LOG_JSON) {
                 cJSON *r = cJSON_CreateObject();
@@ -288,13 +312,16 @@ void logs_start(Logs *l, Invocation *inv) {
                 emit_json(l, inv->env, "platform.start", r);
                 return;
         }
-        int n = snprintf(line, sizeof(line), "START RequestId: %s Version: $LATEST",
-                         inv->request_id);
-        emit_text(l, inv->env, inv, line, (size_t) n);
+        /* Without printf: START, END and REPORT are on every invocation's path. */
+        size_t n = strlen(inv->request_id);
+        memcpy(line, "START RequestId: ", 17);
+        memcpy(line + 17, inv->request_id, n);
+        memcpy(line + 17 + n, " Version: $LATEST", 17);
+        emit_text(l, inv->env, inv, line, 17 + n + 17);
 }
 
 void logs_end_report(Logs *l, Invocation *inv) {
-        char line[512];
+        char line[15 + sizeof(inv->request_id)];
         ExecEnv *env = inv->env;
         unsigned mem = env->fn->cfg->memory_mb;
         double billed_base =
@@ -319,22 +346,32 @@ void logs_end_report(Logs *l, Invocation *inv) {
                 emit_json(l, env, "platform.report", r);
                 return;
         }
-        int n = snprintf(line, sizeof(line), "END RequestId: %s", inv->request_id);
-        emit_text(l, env, inv, line, (size_t) n);
-
+        size_t n = strlen(inv->request_id);
+        memcpy(line, "END RequestId: ", 15);
+        memcpy(line + 15, inv->request_id, n);
         Buf b = BUF_INIT;
-        buf_printf(&b,
-                   "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %llu ms\t"
-                   "Memory Size: %u MB\tMax Memory Used: %u MB\t",
-                   inv->request_id, inv->duration_ms,
-                   (unsigned long long) logs_billed_ms(billed_base), mem, inv->max_memory_mb);
-        if (inv->cold && !inv->suppressed_init)
-                buf_printf(&b, "Init Duration: %.2f ms\t", inv->init_ms);
+        buf_reserve(&b, 256);
+        buf_puts(&b, "REPORT RequestId: ");
+        buf_puts(&b, inv->request_id);
+        buf_puts(&b, "\tDuration: ");
+        buf_put_fixed2(&b, inv->duration_ms);
+        buf_puts(&b, " ms\tBilled Duration: ");
+        buf_put_u64(&b, logs_billed_ms(billed_base));
+        buf_puts(&b, " ms\tMemory Size: ");
+        buf_put_u64(&b, mem);
+        buf_puts(&b, " MB\tMax Memory Used: ");
+        buf_put_u64(&b, inv->max_memory_mb);
+        buf_puts(&b, " MB\t");
+        if (inv->cold && !inv->suppressed_init) {
+                buf_puts(&b, "Init Duration: ");
+                buf_put_fixed2(&b, inv->init_ms);
+                buf_puts(&b, " ms\t");
+        }
         if (inv->status == INV_TIMEOUT)
                 buf_puts(&b, "Status: timeout\t");
         else if (inv->status != INV_SUCCESS && inv->status != INV_ERROR)
                 buf_printf(&b, "Status: error\tError Type: %s\t", inv->error_type);
-        emit_text(l, env, inv, b.data, b.len);
+        emit_text2(l, env, inv, line, 15 + n, b.data, b.len);
         buf_free(&b);
 }
 

@@ -99,7 +99,34 @@ void http_add_header(Buf *b, const char *name, const char *fmt, ...) {
 
         buf_puts(b, name);
         buf_append(b, ": ", 2);
+        /* The common forms without printf: they are on every invocation's path. */
+        if (!strchr(fmt, '%')) {
+                buf_puts(b, fmt);
+                buf_append(b, "\r\n", 2);
+                return;
+        }
         va_start(ap, fmt);
+        if (strcmp(fmt, "%s") == 0) {
+                buf_puts(b, va_arg(ap, const char *));
+                va_end(ap);
+                buf_append(b, "\r\n", 2);
+                return;
+        }
+        if (strcmp(fmt, "%lld") == 0 || strcmp(fmt, "%u") == 0) {
+                if (fmt[1] == 'l')
+                        buf_put_i64(b, (int64_t) va_arg(ap, long long));
+                else
+                        buf_put_u64(b, va_arg(ap, unsigned));
+                va_end(ap);
+                buf_append(b, "\r\n", 2);
+                return;
+        }
+        if (strcmp(fmt, "%.2f") == 0) {
+                buf_put_fixed2(b, va_arg(ap, double));
+                va_end(ap);
+                buf_append(b, "\r\n", 2);
+                return;
+        }
         n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
         va_end(ap);
         if (n >= 0 && (size_t) n < sizeof(tmp)) {
@@ -374,19 +401,37 @@ static void write_done(uv_write_t *w, int status) {
 }
 
 static void conn_write(HttpConn *c, char *head, size_t head_len, char *body, size_t body_len) {
-        WriteReq *wr = xmalloc(sizeof(*wr));
         uv_buf_t bufs[2];
-        unsigned n = 0;
+        unsigned n = 0, first = 0;
 
-        wr->conn = c;
-        wr->head = head;
-        wr->body = body;
         if (head_len)
                 bufs[n++] = uv_buf_init(head, (unsigned) head_len);
         if (body_len)
                 bufs[n++] = uv_buf_init(body, (unsigned) body_len);
+        if (c->in_flight_writes == 0) {
+                /* Nothing queued: write now. A whole write needs no request, no callback and
+                 * no epoll change (uv_write() re-arms the descriptor after each one). */
+                int w = uv_try_write((uv_stream_t *) &c->tcp, bufs, n);
+                if (w == (int) (head_len + body_len)) {
+                        free(head);
+                        free(body);
+                        return;
+                }
+                for (size_t left = w > 0 ? (size_t) w : 0; left > 0;) {
+                        size_t take = MIN(left, bufs[first].len);
+                        bufs[first].base += take;
+                        bufs[first].len -= take;
+                        left -= take;
+                        if (bufs[first].len == 0)
+                                first++;
+                }
+        }
+        WriteReq *wr = xmalloc(sizeof(*wr));
+        wr->conn = c;
+        wr->head = head;
+        wr->body = body;
         c->in_flight_writes++;
-        int r = uv_write(&wr->req, (uv_stream_t *) &c->tcp, bufs, n, write_done);
+        int r = uv_write(&wr->req, (uv_stream_t *) &c->tcp, bufs + first, n - first, write_done);
         if (r < 0) {
                 c->in_flight_writes--;
                 free(head);
@@ -397,7 +442,12 @@ static void conn_write(HttpConn *c, char *head, size_t head_len, char *body, siz
 }
 
 static void render_head(Buf *h, HttpConn *c, int status, const char *headers) {
-        buf_printf(h, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+        buf_reserve(h, 256);
+        buf_append(h, "HTTP/1.1 ", 9);
+        buf_put_u64(h, (uint64_t) status);
+        buf_append(h, " ", 1);
+        buf_puts(h, http_status_text(status));
+        buf_append(h, "\r\n", 2);
         buf_puts(h, date_header());
         if (headers)
                 buf_puts(h, headers);
@@ -432,8 +482,11 @@ void http_respond(HttpConn *c, int status, const char *headers, const char *cbod
                 return;
         }
         render_head(&h, c, status, headers);
-        if (status >= 200 && status != 204 && status != 304)
-                buf_printf(&h, "Content-Length: %zu\r\n", len);
+        if (status >= 200 && status != 204 && status != 304) {
+                buf_append(&h, "Content-Length: ", 16);
+                buf_put_u64(&h, len);
+                buf_append(&h, "\r\n", 2);
+        }
         buf_append(&h, "\r\n", 2);
         if (!take_body && len)
                 body = xmemdup(body, len);

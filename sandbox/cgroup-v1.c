@@ -54,10 +54,9 @@ static int v1_memory_now(Cgroup *cg, uint64_t *ret) {
 
         if (!cg->memory)
                 return -EOPNOTSUPP;
-        int r = cg__read_key(cg->memory, "memory.stat", "total_rss", &rss);
+        int r = cg__memory_stat(cg, "total_rss", &rss, "total_shmem", &shmem);
         if (r < 0)
                 return r;
-        (void) cg__read_key(cg->memory, "memory.stat", "total_shmem", &shmem);
         *ret = rss + shmem;
         return 0;
 }

@@ -48,10 +48,9 @@ static int v2_memory_now(Cgroup *cg, uint64_t *ret) {
 
         if (!cg->memory)
                 return -EOPNOTSUPP;
-        int r = cg__read_key(cg->memory, "memory.stat", "anon", &anon);
+        int r = cg__memory_stat(cg, "anon", &anon, "shmem", &shmem);
         if (r < 0)
                 return r;
-        (void) cg__read_key(cg->memory, "memory.stat", "shmem", &shmem);
         *ret = anon + shmem;
         return 0;
 }

@@ -66,6 +66,40 @@ int cg__read_key(const char *dir, const char *file, const char *key, uint64_t *r
         return -ENOENT;
 }
 
+static bool stat_key(const char *buf, const char *key, uint64_t *ret) {
+        size_t kl = strlen(key);
+
+        for (const char *line = buf; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                if (strncmp(line, key, kl) == 0 && line[kl] == ' ') {
+                        *ret = strtoull(line + kl + 1, NULL, 10);
+                        return true;
+                }
+        }
+        return false;
+}
+
+int cg__memory_stat(Cgroup *cg, const char *k1, uint64_t *v1, const char *k2, uint64_t *v2) {
+        char buf[8192];
+
+        if (cg->memstat_fd < 0) {
+                char path[4096];
+                snprintf(path, sizeof(path), "%s/memory.stat", cg->memory);
+                cg->memstat_fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (cg->memstat_fd < 0)
+                        return -errno;
+        }
+        ssize_t r = pread(cg->memstat_fd, buf, sizeof(buf) - 1, 0);
+        if (r < 0)
+                return -errno;
+        buf[r] = '\0';
+        if (!stat_key(buf, k1, v1))
+                return -ENOENT;
+        if (!stat_key(buf, k2, v2))
+                *v2 = 0;
+        return 0;
+}
+
 static bool file_exists(const char *dir, const char *file) {
         char path[4096];
 
@@ -394,6 +428,7 @@ int cg_create(Cgroup *cg, const CgHost *h, const char *name, const CgLimits *l) 
         memset(cg, 0, sizeof(*cg));
         cg->host = h;
         cg->freeze_fd = -1;
+        cg->memstat_fd = -1;
         if (h->version == CG_V2) {
                 cg->memory = make_env_dir(h->memory, name, &err);
                 if (!cg->memory)
@@ -502,6 +537,10 @@ int cg_destroy(Cgroup *cg) {
         char **dirs[] = { &cg->memory, &cg->pids, &cg->cpu, &cg->cpuacct, &cg->unified };
         int r = 0;
 
+        if (cg->memstat_fd >= 0) {
+                close(cg->memstat_fd);
+                cg->memstat_fd = -1;
+        }
         if (cg->freeze_fd >= 0) {
                 /* Thaw first: a frozen cgroup with dying tasks never empties. */
                 (void) pwrite(cg->freeze_fd, "0", 1, 0);

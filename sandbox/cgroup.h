@@ -62,6 +62,7 @@ struct Cgroup {
         const CgHost *host;
         char *memory, *pids, *cpu, *cpuacct, *unified; /* this environment's dirs, or NULL */
         int freeze_fd;
+        int memstat_fd; /* memory.stat, kept open: read after every invocation */
         uint64_t oom_seen;
 };
 
@@ -100,3 +101,6 @@ extern const CgroupOps cg_v1_ops, cg_v2_ops, cg_none_ops;
 int cg__write(const char *dir, const char *file, const char *value);
 int cg__read(const char *dir, const char *file, char *buf, size_t n);
 int cg__read_key(const char *dir, const char *file, const char *key, uint64_t *ret);
+/* cg__memory_stat() - @k1 (required) and @k2 (0 when absent) from the cgroup's memory.stat,
+ * in one read of the kept file. Return: 0 or -errno. */
+int cg__memory_stat(Cgroup *cg, const char *k1, uint64_t *v1, const char *k2, uint64_t *v2);
