@@ -24,6 +24,8 @@
 #include "lemu-config.h"
 #include "macro.h"
 #include "scenario.h"
+#include "template.h"
+#include "watch.h"
 #include "xalloc.h"
 
 extern char **environ;
@@ -36,6 +38,7 @@ typedef struct Flag {
 typedef struct Opts {
         const char *command;
         const char *config_file;
+        const char *template_file;
         const char *event;
         unsigned repeat;
         unsigned concurrency;
@@ -47,6 +50,7 @@ typedef struct Opts {
         int n_rest;
         bool help;
         bool check_leaks;
+        bool watch;
 } Opts;
 
 static void add_flag(Opts *o, const char *name, const char *value) {
@@ -109,6 +113,10 @@ static int parse_opts(Opts *o, int argc, char **argv, int start) {
                         o->help = true;
                         continue;
                 }
+                if (strcmp(name, "watch") == 0 && !value) {
+                        o->watch = true;
+                        continue;
+                }
                 if (strcmp(name, "cold") == 0 && !value) {
                         add_flag(o, xstrdup("reuse"), "cold");
                         continue;
@@ -152,9 +160,9 @@ static int parse_opts(Opts *o, int argc, char **argv, int start) {
                         o->functions =
                                 xrealloc(o->functions, (o->n_functions + 1) * sizeof(char *));
                         o->functions[o->n_functions++] = (char *) value;
-                } else if (strcmp(name, "template") == 0 || strcmp(name, "watch") == 0) {
-                        return usage_error("option '--%s' is not available in this build yet",
-                                           name);
+                } else if (strcmp(name, "template") == 0) {
+                        TAKE_VALUE();
+                        o->template_file = value;
                 } else if (cfg_flag_known(name)) {
                         TAKE_VALUE();
                         add_flag(o, xstrdup(name), value);
@@ -206,6 +214,14 @@ static int build_config(Config *c, Opts *o, bool need_function) {
         CfgError err = { 0 };
 
         cfg_init(c);
+        /* A template's functions first: a config file may then refine them by name. */
+        if (o->template_file) {
+                char msg[1024];
+                if (tpl_load(c, o->template_file, stderr, msg, sizeof(msg)) < 0) {
+                        fprintf(stderr, "lemu: %s\n", msg);
+                        return EXIT_USAGE;
+                }
+        }
         if (o->config_file && cfg_load_file(c, o->config_file, &err) < 0)
                 return config_error(&err, o->config_file);
         for (size_t i = 0; i < o->n_functions; i++) {
@@ -229,8 +245,8 @@ static int build_config(Config *c, Opts *o, bool need_function) {
                 set_bootstrap(cfg_add_function(c, "function"), o->rest, o->n_rest);
         }
         if (need_function && c->n_functions == 0)
-                return usage_error("%s", "no function: give BOOTSTRAP, --function NAME=BOOTSTRAP "
-                                         "or --config FILE");
+                return usage_error("%s", "no function: give BOOTSTRAP, --function NAME=BOOTSTRAP, "
+                                         "--config FILE or --template FILE");
         if (cfg_apply_env(c, environ, &err) < 0)
                 return config_error(&err, NULL);
         for (size_t i = 0; i < o->n_flags; i++) {
@@ -463,9 +479,11 @@ out_cfg:
 
 static void serve_stopped(Emulator *e) {
         e->exit_code = 0;
+        watch_stop(e->user); /* its handles would keep the loop running */
+        e->user = NULL;
 }
 
-static int serve(Config *cfg, bool rie, const char *rie_name) {
+static int serve(Config *cfg, bool rie, const char *rie_name, bool watch) {
         Emulator e;
         uv_loop_t *loop = uv_default_loop();
 
@@ -484,6 +502,20 @@ static int serve(Config *cfg, bool rie, const char *rie_name) {
                 uv_run(loop, UV_RUN_NOWAIT);
                 return EXIT_USAGE;
         }
+        if (watch) {
+                Watch *w = NULL;
+                r = watch_start(&e, &w);
+                if (r < 0) {
+                        fprintf(stderr, "lemu: --watch: cannot watch the functions' code: %s\n",
+                                r == -ENOSPC ? "more than 256 folders" : uv_strerror(r));
+                        emu_deinit(&e);
+                        uv_run(loop, UV_RUN_NOWAIT);
+                        return EXIT_USAGE;
+                }
+                e.user = w;
+                fprintf(stderr, "lemu: --watch: watching %zu folder%s for changes\n",
+                        watch_count(w), watch_count(w) == 1 ? "" : "s");
+        }
         /* Handle signals before announcing readiness: a SIGTERM sent as soon as the line is
          * read must stop lemu cleanly (exit 0), not kill it. */
         e.on_stopped = serve_stopped;
@@ -501,7 +533,7 @@ static int cmd_serve(Opts *o) {
 
         int r = build_config(&cfg, o, true);
         if (r == 0)
-                r = serve(&cfg, false, NULL);
+                r = serve(&cfg, false, NULL, o->watch);
         cfg_deinit(&cfg);
         return r;
 }
@@ -605,7 +637,7 @@ static int rie_main(int argc, char **argv) {
                 return r;
         }
         const char *name = getenv("AWS_LAMBDA_FUNCTION_NAME");
-        int r = serve(&cfg, true, name);
+        int r = serve(&cfg, true, name, false);
         cfg_deinit(&cfg);
         return r;
 }
@@ -652,7 +684,10 @@ int cli_main(int argc, char **argv) {
                 help_print(cmd);
         } else if (r == 0) {
                 if (strcmp(cmd, "run") == 0) {
-                        if (o.n_rest == 0) {
+                        if (o.template_file || o.watch) {
+                                r = usage_error("--%s is for 'lemu serve'",
+                                                o.watch ? "watch" : "template");
+                        } else if (o.n_rest == 0) {
                                 r = usage_error("%s", "run needs a BOOTSTRAP");
                         } else {
                                 r = cmd_run(&o);

@@ -80,7 +80,26 @@ static const char serve_help[] =
         "  aws lambda invoke --endpoint-url http://127.0.0.1:3001 --region us-east-1 \\\n"
         "      --function-name function --cli-binary-format raw-in-base64-out \\\n"
         "      --payload '{\"id\": 1}' out.json\n"
-        "  boto3.client('lambda', endpoint_url='http://127.0.0.1:3001', region_name='us-east-1')\n";
+        "  boto3.client('lambda', endpoint_url='http://127.0.0.1:3001', region_name='us-east-1')\n"
+        "\n"
+        "  --template FILE   the AWS::Serverless::Function resources of a SAM template, with\n"
+        "                    Globals.Function: Handler, Runtime, CodeUri, MemorySize, Timeout,\n"
+        "                    Environment, EphemeralStorage, ReservedConcurrentExecutions,\n"
+        "                    AutoPublishAlias (an alias of $LATEST), FunctionName, and one HTTP\n"
+        "                    route from Events of type Api (apigw-v1) or HttpApi (apigw-v2) or\n"
+        "                    FunctionUrlConfig (function-url at /<name>/*). provided.* runs\n"
+        "                    CodeUri/bootstrap; nodejs* runs aws-lambda-ric (CodeUri's\n"
+        "                    node_modules, a parent's or a global one) under the host's node;\n"
+        "                    python3.* runs 'python3 -m awslambdaric' (vendored in CodeUri or\n"
+        "                    installed). !Ref and !Sub of Parameters' defaults and pseudo\n"
+        "                    parameters resolve; other intrinsics are named and left out.\n"
+        "                    Properties lemu does not use are listed once. A --config file may\n"
+        "                    refine the template's functions by name; flags apply to all.\n"
+        "  --watch           recycle a function's environments when a file in its code_dir\n"
+        "                    (and subfolders, not node_modules or hidden ones) or its bootstrap\n"
+        "                    changes, so the next invocation runs the new code (cold)\n"
+        "\n"
+        "Functions with an \"http\" mapping are also served over plain HTTP ('lemu help http').\n";
 
 static const char invoke_help[] =
         "Usage: lemu invoke [--endpoint URL] FUNCTION [--event JSON|@FILE|-]\n"
