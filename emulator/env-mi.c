@@ -83,16 +83,7 @@ static void dispatch(ExecEnv *env) {
                 Invocation *inv = inv_of(env->mi_pending.next);
 
                 env__arm_deadline(env, inv);
-                uuid_random(inv->invocation_id);
-                inv->event = (RapiEvent){
-                        .request_id = inv->request_id,
-                        .deadline_ms = inv->deadline_ms,
-                        .function_arn = inv->invoked_arn,
-                        .trace_id = inv->trace_id,
-                        .client_context = inv->client_context,
-                        .invocation_id = inv->invocation_id,
-                        .payload = slice_from_buf(&inv->payload),
-                };
+                env__make_event(inv);
                 if (rapi_deliver(&env->rapi, &inv->event) < 0)
                         break;
                 list_unlink(&inv->link);

@@ -48,4 +48,5 @@ void env__fail_invocation(Invocation *inv, InvStatus status, const char *type, c
 void env__close_books(ExecEnv *env, Invocation *inv);
 void env__exit_text(ExecEnv *env, char *out, size_t n);
 void env__arm_deadline(ExecEnv *env, Invocation *inv);
+void env__make_event(Invocation *inv);
 void env__apply_result(Invocation *inv, RapiResult *res);

@@ -1010,6 +1010,20 @@ void env__arm_deadline(ExecEnv *env, Invocation *inv) {
         }
 }
 
+/* The event /next renders, with a fresh invocation id (one per delivery). */
+void env__make_event(Invocation *inv) {
+        uuid_random(inv->invocation_id);
+        inv->event = (RapiEvent){
+                .request_id = inv->request_id,
+                .deadline_ms = inv->deadline_ms,
+                .function_arn = inv->invoked_arn,
+                .trace_id = inv->trace_id,
+                .client_context = inv->client_context,
+                .invocation_id = inv->invocation_id,
+                .payload = slice_from_buf(&inv->payload),
+        };
+}
+
 static void deliver(ExecEnv *env) {
         Invocation *inv = env->inv;
 
@@ -1021,16 +1035,7 @@ static void deliver(ExecEnv *env) {
                 return; /* a suppressed init: the event goes at the first /next */
         env->state = ENV_BUSY;
         env->invocations++;
-        uuid_random(inv->invocation_id);
-        inv->event = (RapiEvent){
-                .request_id = inv->request_id,
-                .deadline_ms = inv->deadline_ms,
-                .function_arn = inv->invoked_arn,
-                .trace_id = inv->trace_id,
-                .client_context = inv->client_context,
-                .invocation_id = inv->invocation_id,
-                .payload = slice_from_buf(&inv->payload),
-        };
+        env__make_event(inv);
         logs_start(&env->emu->logs, inv);
         env_freeze(env, false);
         rapi_deliver(&env->rapi, &inv->event);
