@@ -148,6 +148,10 @@ const CfgKey cfg__keys[] = {
         { .section = "limits", .name = "header_timeout_s", .type = CFG_T_DOUBLE,
           G(limits.header_timeout_s), .def = "10", .min = 0, .min_excl = true, .max = 3600,
           .help = "Time a client has to send a request's headers." },
+        { .section = "limits", .name = "body_timeout_s", .type = CFG_T_DOUBLE,
+          G(limits.body_timeout_s), .def = "10", .min = 0, .min_excl = true, .max = 3600,
+          .help = "Longest wait for more bytes of a request body; past it, the connection "
+                  "is closed." },
         { .section = "limits", .name = "max_queued_events", .type = CFG_T_UINT,
           G(limits.max_queued_events), .def = "100000", .min = 1, .max = 10000000,
           .help = "Async events waiting in all queues; past it, 429." },

@@ -127,6 +127,7 @@ typedef struct CfgLimits {
         unsigned max_header_bytes;  /* 65536 */
         unsigned max_headers;       /* 100 */
         double header_timeout_s;    /* 10 */
+        double body_timeout_s;      /* 10 */
         unsigned max_queued_events; /* 100000 */
 } CfgLimits;
 

@@ -3,6 +3,7 @@
  * The control API under /_lemu/ (DESIGN "Control API"): JSON in and out, errors as
  * {"errorType","errorMessage"} with 400, 404 or 405.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,8 +227,10 @@ static void list_invocations(Emulator *e, HttpConn *c, HttpRequest *req) {
         query_param(req, "function", fn, sizeof(fn));
         query_param(req, "since", since_text, sizeof(since_text));
         char *end;
+        errno = 0;
         unsigned long long since = strtoull(since_text, &end, 10);
-        if (*end) {
+        /* strtoull() takes a sign and wraps it around: a sequence number is digits only. */
+        if (*end || !*since_text || since_text[0] < '0' || since_text[0] > '9' || errno) {
                 reply_error(c, 400, "InvalidParameterValueException",
                             "since: not a sequence number");
                 return;

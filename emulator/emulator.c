@@ -274,6 +274,7 @@ static void init_sandbox(Emulator *e) {
 /* ---- set-up ------------------------------------------------------------------------- */
 
 static const HttpServerOps api_ops = {
+        .malformed = invoke_api_malformed,
         .body_limit = invoke_api_body_limit,
         .request = invoke_api_request,
         .closed = invoke_api_closed,
@@ -315,6 +316,7 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
                 .max_header_bytes = cfg->limits.max_header_bytes,
                 .max_headers = cfg->limits.max_headers,
                 .header_timeout_ms = (uint64_t) (cfg->limits.header_timeout_s * 1000),
+                .body_timeout_ms = (uint64_t) (cfg->limits.body_timeout_s * 1000),
                 .discard_max = 64u * 1024 * 1024,
         };
         e->rapi_limits = (HttpLimits){

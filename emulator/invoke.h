@@ -30,6 +30,8 @@ bool invoke_payload_valid(const char *p, size_t len, char *reason, size_t n);
 void invoke_api_request(HttpConn *c, HttpRequest *req);
 uint64_t invoke_api_body_limit(HttpConn *c, HttpRequest *req);
 void invoke_api_closed(HttpConn *c);
+/* The Invoke API's answer to a malformed HTTP request (HttpServerOps.malformed). */
+void invoke_api_malformed(HttpConn *c, int status, const char *reason);
 /* A service error in AWS's shape: status, X-Amzn-ErrorType, JSON body. */
 void invoke_service_error(HttpConn *c, int status, const char *type, const char *message,
                           const char *request_id);

@@ -226,6 +226,7 @@ static int on_message_begin(llhttp_t *p) {
         request_reset(&c->req);
         c->in_request = true;
         c->header_done = false;
+        c->body_timer = false;
         c->req.url_off = 0;
         if (c->server->limits.header_timeout_ms)
                 uv_timer_start(&c->timer, header_timeout, c->server->limits.header_timeout_ms, 0);
@@ -330,10 +331,14 @@ static int on_headers_complete(llhttp_t *p) {
 
         c->body_limit = s->ops->body_limit(c, r);
         uint64_t cl = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
+        Slice expect;
+        bool expects = http_header(r, "Expect", &expect) && slice_case_eq(expect, "100-continue") &&
+                       p->http_minor >= 1;
         if (cl > c->body_limit) {
                 r->body_too_large = true;
-                if (cl - c->body_limit > s->limits.discard_max) {
-                        /* Too much even to discard: answer now, then close. */
+                /* Too much even to discard, or a client that waits for our word before
+                 * sending it: answer now, then close. */
+                if (cl - c->body_limit > s->limits.discard_max || expects) {
                         r->body_bytes = cl;
                         c->close_after_write = true;
                         return HPE_PAUSED;
@@ -341,9 +346,13 @@ static int on_headers_complete(llhttp_t *p) {
         } else if (cl > 0) {
                 buf_reserve(&r->body, (size_t) cl);
         }
-        Slice expect;
-        if (http_header(r, "Expect", &expect) && slice_case_eq(expect, "100-continue") &&
-            p->http_minor >= 1) {
+        /* A body that stops coming would hold the connection: bound each wait for more. */
+        if (s->limits.body_timeout_ms) {
+                c->body_timer = true;
+                uv_timer_start(&c->timer, header_timeout, s->limits.body_timeout_ms,
+                               s->limits.body_timeout_ms);
+        }
+        if (expects) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 uv_buf_t b = uv_buf_init((char *) cont, sizeof(cont) - 1);
                 (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
@@ -356,6 +365,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
         HttpRequest *r = &c->req;
 
         r->body_bytes += len;
+        if (c->body_timer)
+                uv_timer_again(&c->timer); /* repeat = the body timeout */
         if (!r->body_too_large && r->body_bytes <= c->body_limit) {
                 buf_append(&r->body, at, len);
                 return 0;
@@ -374,9 +385,31 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
         return 0;
 }
 
+/* A chunk announcing more than the limit and what we would discard: answer now. */
+static int on_chunk_header(llhttp_t *p) {
+        HttpConn *c = parser_conn(p);
+        HttpRequest *r = &c->req;
+        uint64_t most = c->body_limit + c->server->limits.discard_max;
+
+        if (p->content_length > most || r->body_bytes > most - p->content_length) {
+                r->body_too_large = true;
+                buf_free(&r->body);
+                r->body_bytes = p->content_length > UINT64_MAX - r->body_bytes
+                                        ? UINT64_MAX
+                                        : r->body_bytes + p->content_length;
+                c->close_after_write = true;
+                return HPE_PAUSED;
+        }
+        return 0;
+}
+
 static int on_message_complete(llhttp_t *p) {
         HttpConn *c = parser_conn(p);
 
+        if (c->body_timer) {
+                c->body_timer = false;
+                uv_timer_stop(&c->timer);
+        }
         request_fix_slices(&c->req);
         return HPE_PAUSED;
 }
@@ -545,6 +578,10 @@ static void bad_request(HttpConn *c, const char *reason) {
                 status = 400;
         c->close_after_write = true;
         c->awaiting_response = true;
+        if (c->server->ops->malformed) {
+                c->server->ops->malformed(c, status, reason);
+                return;
+        }
         http_respond(c, status,
                      "Content-Type: application/json\r\n"
                      "X-Amzn-ErrorType: InvalidRequestContentException\r\n",
@@ -646,7 +683,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 static void header_timeout(uv_timer_t *t) {
         HttpConn *c = container_of(t, HttpConn, timer);
 
-        if (c->in_request && !c->header_done)
+        if (c->in_request && (!c->header_done || (c->body_timer && !c->awaiting_response)))
                 http_conn_close(c);
 }
 
@@ -749,6 +786,7 @@ void http_server_init(HttpServer *s, uv_loop_t *loop, const HttpServerOps *ops,
         s->settings.on_header_value_complete = on_header_value_complete;
         s->settings.on_headers_complete = on_headers_complete;
         s->settings.on_body = on_body;
+        s->settings.on_chunk_header = on_chunk_header;
         s->settings.on_message_complete = on_message_complete;
         uv_tcp_init(loop, &s->tcp);
 }

@@ -60,6 +60,9 @@ typedef struct HttpServerOps {
         void (*closed)(HttpConn *c);
         /* A new connection was accepted; return false to close it without an answer. Optional. */
         bool (*accepted)(HttpServer *s, HttpConn *c);
+        /* Renders the answer to a malformed request (@status 400, 413 or 431; @reason names
+         * the fault) with http_respond(). Optional: a generic JSON answer otherwise. */
+        void (*malformed)(HttpConn *c, int status, const char *reason);
 } HttpServerOps;
 
 typedef struct HttpLimits {
@@ -67,6 +70,7 @@ typedef struct HttpLimits {
         unsigned max_header_bytes;
         unsigned max_headers;
         uint64_t header_timeout_ms; /* 0: none; runs from a request's first byte to its headers */
+        uint64_t body_timeout_ms;   /* 0: none; the longest wait for more body bytes */
         uint64_t discard_max;       /* past the body limit, read at most this much more */
 } HttpLimits;
 
@@ -109,6 +113,7 @@ struct HttpConn {
         bool reading;
         bool streaming;         /* a chunked response is under way */
         const char *bad_reason; /* set when the request is malformed */
+        bool body_timer;        /* the timer watches a stalled request body */
 };
 
 /* http_server_init() - @ops and @limits are borrowed and must outlive the server. */

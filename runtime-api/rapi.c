@@ -411,7 +411,16 @@ static bool on_accepted(HttpServer *s, HttpConn *c) {
         return !r->ops->admit || r->ops->admit(r, c);
 }
 
+/* A malformed request gets the Runtime API's own error shape. */
+static void on_malformed(HttpConn *c, int status, const char *reason) {
+        char msg[300];
+
+        snprintf(msg, sizeof(msg), "Malformed HTTP request: %s", reason);
+        respond_error(c, status, "InvalidRequest", msg);
+}
+
 static const HttpServerOps rapi_http_ops = {
+        .malformed = on_malformed,
         .body_limit = body_limit,
         .request = on_request,
         .closed = on_closed,

@@ -1308,6 +1308,7 @@ static void test_dump_defaults(void **state) {
                              "    \"max_header_bytes\": 65536,\n"
                              "    \"max_headers\": 100,\n"
                              "    \"header_timeout_s\": 10,\n"
+                             "    \"body_timeout_s\": 10,\n"
                              "    \"max_queued_events\": 100000\n"
                              "  },\n"
                              "  \"functions\": {}\n"
