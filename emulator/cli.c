@@ -417,6 +417,16 @@ static uint64_t print_findings(Emulator *e) {
         return total;
 }
 
+/* An emulator that never served: its timers and spares are already under way, so it stops
+ * the orderly way before it is freed. */
+static void stop_unstarted(Emulator *e, uv_loop_t *loop) {
+        emu_handle_signals(e); /* the shutdown closes their handles */
+        emu_shutdown(e);
+        uv_run(loop, UV_RUN_DEFAULT);
+        emu_deinit(e);
+        (void) uv_loop_close(loop);
+}
+
 static int cmd_run(Opts *o) {
         Config cfg;
         char err[512], reason[256];
@@ -445,6 +455,13 @@ static int cmd_run(Opts *o) {
                 fprintf(stderr, "lemu: cannot find the sandbox launcher '%s': %s\n",
                         st.emu.launcher_path, strerror(-r));
                 emu_deinit(&st.emu);
+                r = EXIT_USAGE;
+                goto out_event;
+        }
+        r = emu_open_journal(&st.emu, NULL, err, sizeof(err)); /* private to this run */
+        if (r < 0) {
+                fprintf(stderr, "lemu: %s\n", err);
+                stop_unstarted(&st.emu, loop);
                 r = EXIT_USAGE;
                 goto out_event;
         }
@@ -494,12 +511,19 @@ static int serve(Config *cfg, bool rie, const char *rie_name, bool watch) {
                 emu_deinit(&e);
                 return EXIT_USAGE;
         }
+        /* Locked before listening: a second lemu on the same state_dir stops here. */
+        char err[512];
+        r = emu_open_journal(&e, cfg->state_dir, err, sizeof(err));
+        if (r < 0) {
+                fprintf(stderr, "lemu: %s\n", err);
+                stop_unstarted(&e, loop);
+                return EXIT_USAGE;
+        }
         r = emu_listen(&e, cfg->listen);
         if (r < 0) {
                 fprintf(stderr, "lemu: cannot listen on '%s': %s\n", cfg->listen,
                         r == -EINVAL ? "not a HOST:PORT address" : uv_strerror(r));
-                emu_deinit(&e);
-                uv_run(loop, UV_RUN_NOWAIT);
+                stop_unstarted(&e, loop);
                 return EXIT_USAGE;
         }
         if (watch) {

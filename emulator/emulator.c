@@ -410,6 +410,15 @@ int emu_listen(Emulator *e, const char *addr) {
         return 0;
 }
 
+int emu_open_journal(Emulator *e, const char *dir, char *err, size_t n) {
+        int r = journal_open(&e->journal, e->loop, dir, err, n);
+
+        if (r < 0)
+                return r;
+        journal_replay(&e->journal, e);
+        return 0;
+}
+
 /* ---- shutdown ----------------------------------------------------------------------- */
 
 static bool all_envs_gone(Emulator *e) {
@@ -453,6 +462,8 @@ static void maybe_stopped(Emulator *e) {
          * second signal during the last steps still stops at once, with status 0. */
         signal(SIGINT, exit_at_once);
         signal(SIGTERM, exit_at_once);
+        /* Events still queued or waiting to retry keep their records for the next start. */
+        journal_close(&e->journal);
         logs_close(&e->logs);
         http_server_close(&e->api, api_closed);
 }
@@ -490,7 +501,7 @@ static void end_environments(Emulator *e) {
                         env_mi_each(env, answer_shutdown, NULL);
                         env_shutdown(env);
                 }
-                /* Queued async events are not run; they are reported once each. */
+                /* Queued async events are not run; their journal records stay. */
                 while (!list_empty(&fn->queue)) {
                         Invocation *inv = container_of(fn->queue.next, Invocation, link);
                         list_unlink(&inv->link);
@@ -553,6 +564,7 @@ void emu_handle_signals(Emulator *e) {
 }
 
 void emu_deinit(Emulator *e) {
+        journal_close(&e->journal);
         for (size_t i = 0; i < e->n_functions; i++) {
                 Function *fn = &e->functions[i];
                 for (size_t k = 0; k < fn->n_env_base; k++)

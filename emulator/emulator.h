@@ -11,6 +11,7 @@
 #include "config.h"
 #include "drift.h"
 #include "filter.h"
+#include "journal.h"
 #include "list.h"
 #include "logs.h"
 #include "rapi.h"
@@ -107,6 +108,7 @@ struct Invocation {
         struct Shadow *shadow; /* set on a shadow run's invocation (shadow.h), else NULL */
         char *faults_json;     /* JSON array of fired faults, or NULL */
         char *service_error;   /* X-Amzn-ErrorType of a service error */
+        JournalSegment *jseg;  /* async: the journal segment holding its record, until done */
         char *throttle_reason;
 };
 
@@ -267,12 +269,19 @@ struct Emulator {
         unsigned shadows;    /* shadow runs still running (also in background) */
         void (*on_background_done)(Emulator *e);
         int exit_code;
+        Journal journal; /* async events, under state_dir (serve) or a private folder */
 };
 
 /* ---- emulator.c ---- */
 /* emu_init() - @rie: the aws-lambda-rie drop-in (host environment passed through). */
 int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *rie_name);
 int emu_listen(Emulator *e, const char *addr);
+/*
+ * emu_open_journal() - opens (and locks) the async event journal in @dir, or in a private
+ * temporary folder when @dir is NULL, and queues the events left in it. On failure writes a
+ * reason into @err. Return: 0, -EBUSY (another lemu holds @dir) or a negative errno.
+ */
+int emu_open_journal(Emulator *e, const char *dir, char *err, size_t n);
 void emu_shutdown(Emulator *e);
 void emu_deinit(Emulator *e);
 void emu_handle_signals(Emulator *e);

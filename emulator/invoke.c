@@ -395,6 +395,38 @@ uint64_t invoke_api_body_limit(HttpConn *c, HttpRequest *req) {
         return INVOKE_SYNC_MAX;
 }
 
+/* An event's journal record is written (or could not be): 202, or 500 and nothing queued. */
+static void event_journaled(Invocation *inv, int status) {
+        HttpConn *c = inv->caller;
+        Emulator *e = inv->emu;
+
+        if (c) {
+                c->data = NULL;
+                inv->caller = NULL;
+        }
+        if (status < 0) {
+                if (c) {
+                        char msg[200];
+                        snprintf(msg, sizeof(msg), "lemu could not journal the event: %s",
+                                 strerror(-status));
+                        invoke_service_error(c, 500, "ServiceException", msg, inv->request_id);
+                }
+                inv_free(inv);
+                return;
+        }
+        if (c) {
+                char h[80];
+                snprintf(h, sizeof(h), "X-Amzn-RequestId: %s\r\n", inv->request_id);
+                http_respond(c, 202, h, NULL, 0, false);
+        }
+        if (e->shutting_down) {
+                /* Not run now: its record stays for the next start. */
+                inv_free(inv);
+                return;
+        }
+        sched_submit(inv);
+}
+
 static void handle_invoke(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_text) {
         FunctionRef ref;
         char *qualifier = NULL;
@@ -509,10 +541,13 @@ static void handle_invoke(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_
         inv->log_tail = type == INVOKE_REQUEST_RESPONSE && http_header(req, "X-Amz-Log-Type", &v) &&
                         slice_eq(v, "Tail");
         if (type == INVOKE_EVENT) {
-                char h[80];
-                snprintf(h, sizeof(h), "X-Amzn-RequestId: %s\r\n", inv->request_id);
-                http_respond(c, 202, h, NULL, 0, false);
-                sched_submit(inv);
+                /* Accepted once its journal record is written (event_journaled). */
+                inv->caller = c;
+                c->data = inv;
+                if (journal_is_open(&e->journal))
+                        journal_accept(&e->journal, inv, event_journaled);
+                else
+                        event_journaled(inv, 0);
                 return;
         }
         inv->caller = c;

@@ -994,6 +994,16 @@ static int run_one(Run *r) {
         }
         /* Function output is kept per invocation; a failed step shows its invocation's log. */
         r->emu.logs.quiet = true;
+        char jerr[512];
+        e = emu_open_journal(&r->emu, NULL, jerr, sizeof(jerr)); /* private: runs side by side */
+        if (e < 0) {
+                out_printf(r->o->fd, "lemu: %s\n", jerr);
+                emu_shutdown(&r->emu);
+                uv_run(&r->loop, UV_RUN_DEFAULT);
+                emu_deinit(&r->emu);
+                (void) uv_loop_close(&r->loop);
+                return EXIT_USAGE;
+        }
         e = emu_listen(&r->emu, "127.0.0.1:0");
         if (e < 0) {
                 out_printf(r->o->fd, "lemu: cannot listen on 127.0.0.1:0: %s\n", uv_strerror(e));

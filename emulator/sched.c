@@ -431,6 +431,7 @@ void sched_pump_queue(Function *fn) {
                         list_unlink(&inv->link);
                         fn->n_queued--;
                         record_failure(inv, "EventAgeExceeded");
+                        journal_done(&e->journal, inv);
                         inv->status = INV_FAILURE;
                         if (inv->done_cb)
                                 inv->done_cb(inv, inv->done_data);
@@ -495,10 +496,20 @@ void sched_finish(Invocation *inv) {
         metrics_observe(&fn->metrics, inv);
         if (!fn->spare && !e->shutting_down && !uv_is_closing((uv_handle_t *) &fn->spare_timer))
                 uv_timer_start(&fn->spare_timer, refill_spare, 0, 0);
+        if (inv->type == INVOKE_EVENT && e->ending && inv->status != INV_SUCCESS) {
+                /* Cut short by lemu's own shutdown: its record stays for the next start. */
+                if (inv->done_cb)
+                        inv->done_cb(inv, inv->done_data);
+                inv_free(inv);
+                emu_check_idle(e);
+                return;
+        }
         if (inv->type == INVOKE_EVENT && async_after(inv)) {
                 pump_all(e);
                 return;
         }
+        if (inv->type == INVOKE_EVENT)
+                journal_done(&e->journal, inv); /* delivered, or in on_failure */
         /* A warm answer's shadow run: counted in flight before the caller hears back (so
          * `run` and wait-idle wait for it), started after. */
         Shadow *sh = shadow_prepare(inv, seq);
