@@ -114,7 +114,7 @@ static void limits_json(cJSON *sb, const Function *fn) {
                 controller_how(fn, e->cg.cpu, strcmp(fn->cfg->sandbox.cpu, "proportional") == 0));
         cJSON_AddStringToObject(sb, "pids", controller_how(fn, e->cg.pids, true));
         cJSON_AddNumberToObject(sb, "pids_max", fn->cfg->sandbox.pids);
-        cJSON_AddNumberToObject(sb, "nofile", fn->cfg->sandbox.nofile);
+        cJSON_AddNumberToObject(sb, "nofile", fn->nofile);
         cJSON_AddStringToObject(sb, "freeze", freeze_how(fn));
         cJSON_AddStringToObject(sb, "network", fn->cfg->sandbox.network);
         cJSON_AddStringToObject(sb, "runtime_api_isolation", rapi_isolation_how(fn));

@@ -288,15 +288,53 @@ static const char overload_response[] =
         "Content-Length: 76\r\n\r\n"
         "{\"Reason\":\"CallerRateLimitExceeded\",\"Type\":\"User\",\"message\":\"Rate exceeded\"}";
 
+/* Descriptors kept for everything but client connections: listeners, the environments'
+ * pipes, Runtime API listeners and cgroup files, the journal, logs. */
+#define NOFILE_RESERVE 128
+
 /* The daemon holds a descriptor per connection, environment pipe and listener: raise the soft
- * limit to the hard one, as the issue asks, so that limits.max_connections is what binds. */
-static void raise_nofile(void) {
+ * limit to the hard one so that limits.max_connections is what binds. Where even the hard
+ * limit is too low for max_connections, fewer connections are taken (said once), so that
+ * lemu answers 429 at its own limit instead of running out of descriptors. */
+static unsigned fit_connections(Emulator *e, unsigned want) {
         struct rlimit rl;
 
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return want;
+        if (rl.rlim_cur < rl.rlim_max) {
                 rl.rlim_cur = rl.rlim_max;
                 (void) setrlimit(RLIMIT_NOFILE, &rl);
+                (void) getrlimit(RLIMIT_NOFILE, &rl);
         }
+        if (rl.rlim_cur == RLIM_INFINITY || (uint64_t) want + NOFILE_RESERVE <= rl.rlim_cur)
+                return want;
+        unsigned fit = rl.rlim_cur > 2 * NOFILE_RESERVE ? (unsigned) rl.rlim_cur - NOFILE_RESERVE
+                                                        : (unsigned) rl.rlim_cur / 2;
+        char line[256];
+        snprintf(line, sizeof(line),
+                 "lemu: the descriptor limit (%llu) leaves room for %u client connections, not "
+                 "limits.max_connections (%u); past %u, 429\n",
+                 (unsigned long long) rl.rlim_cur, fit, want, fit);
+        logs_write(&e->logs, line, strlen(line));
+        return fit;
+}
+
+/* A function cannot have more descriptors than lemu's own hard limit (the launcher inherits
+ * it and cannot raise it): it gets that, said once. */
+static void fit_nofile(Emulator *e, Function *fn) {
+        struct rlimit rl;
+
+        fn->nofile = fn->cfg->sandbox.nofile;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY ||
+            fn->nofile <= rl.rlim_max)
+                return;
+        fn->nofile = (unsigned) rl.rlim_max;
+        char line[256];
+        snprintf(line, sizeof(line),
+                 "lemu: function '%s' asks for %u descriptors (sandbox.nofile), over lemu's own "
+                 "hard limit; it gets %u\n",
+                 fn->cfg->name, fn->cfg->sandbox.nofile, fn->nofile);
+        logs_write(&e->logs, line, strlen(line));
 }
 
 int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *rie_name) {
@@ -305,14 +343,13 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
         e->cfg = cfg;
         e->is_rie = e->pass_host_env = rie;
         e->rie_function_name = rie_name ? xstrdup(rie_name) : NULL;
-        raise_nofile();
         logs_init(&e->logs, loop, STDERR_FILENO, cfg->log_format);
         e->launcher_path = find_launcher();
         if (access(e->launcher_path, X_OK) < 0)
                 return -errno;
 
         e->api_limits = (HttpLimits){
-                .max_connections = cfg->limits.max_connections,
+                .max_connections = fit_connections(e, cfg->limits.max_connections),
                 .max_header_bytes = cfg->limits.max_header_bytes,
                 .max_headers = cfg->limits.max_headers,
                 .header_timeout_ms = (uint64_t) (cfg->limits.header_timeout_s * 1000),
@@ -338,6 +375,7 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
                 list_init(&fn->retrying);
                 if (fn->cfg->reserved_concurrency > 0)
                         e->reserved_total += (unsigned) fn->cfg->reserved_concurrency;
+                fit_nofile(e, fn);
                 build_env_base(e, fn);
                 /* Each function draws from its own stream of the seed (FNV-1a of its name). */
                 uint64_t h = 1469598103934665603ull;

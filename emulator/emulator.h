@@ -224,6 +224,7 @@ struct Function {
         uint64_t rng;           /* the function's random stream, from the seed */
         unsigned rr_cursor;     /* round_robin: the id served last */
         ExecEnv *spare;         /* set up ahead for the next cold start (env_prepare) */
+        unsigned nofile;        /* sandbox.nofile, or lemu's own hard limit when lower */
         uv_timer_t spare_timer; /* makes the next spare, off the current invocation's turn */
         FnIsolation iso;
 };

@@ -492,7 +492,7 @@ static int spawn(ExecEnv *env) {
         } while (0)
 
         snprintf(parent, sizeof(parent), "%d", (int) getpid());
-        snprintf(nofile, sizeof(nofile), "%u", fc->sandbox.nofile);
+        snprintf(nofile, sizeof(nofile), "%u", env->fn->nofile);
         argv[n++] = env->emu->launcher_path;
         argv[n++] = "--status-fd";
         argv[n++] = status_fd;

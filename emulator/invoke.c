@@ -395,6 +395,20 @@ uint64_t invoke_api_body_limit(HttpConn *c, HttpRequest *req) {
         return INVOKE_SYNC_MAX;
 }
 
+/* Async events waiting, in all functions' queues and retry delays (limits.max_queued_events). */
+static unsigned queued_events(const Emulator *e) {
+        unsigned n = 0;
+        ListNode *it;
+
+        for (size_t i = 0; i < e->n_functions; i++) {
+                n += e->functions[i].n_queued;
+                LIST_FOREACH (it, &e->functions[i].retrying) {
+                        n++;
+                }
+        }
+        return n;
+}
+
 /* An event's journal record is written (or could not be): 202, or 500 and nothing queued. */
 static void event_journaled(Invocation *inv, int status) {
         HttpConn *c = inv->caller;
@@ -512,12 +526,15 @@ static void handle_invoke(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_
                 http_respond(c, 204, h, NULL, 0, false);
                 return;
         }
-        if (type == INVOKE_EVENT && fn->n_queued >= e->cfg->limits.max_queued_events) {
+        if (type == INVOKE_EVENT && queued_events(e) >= e->cfg->limits.max_queued_events) {
                 free(client_context);
                 free(qualifier);
                 Buf h = BUF_INIT;
                 http_add_header(&h, "Content-Type", "application/json");
                 http_add_header(&h, "X-Amzn-ErrorType", "TooManyRequestsException");
+                char rid[37];
+                uuid_random(rid);
+                http_add_header(&h, "X-Amzn-RequestId", "%s", rid);
                 const char *b = "{\"Reason\":\"CallerRateLimitExceeded\",\"Type\":\"User\","
                                 "\"message\":\"Rate exceeded\"}";
                 http_respond(c, 429, h.data, (char *) b, strlen(b), false);
