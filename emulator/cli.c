@@ -532,8 +532,7 @@ static int serve(Config *cfg, bool rie, const char *rie_name, bool watch) {
                 if (r < 0) {
                         fprintf(stderr, "lemu: --watch: cannot watch the functions' code: %s\n",
                                 r == -ENOSPC ? "more than 256 folders" : uv_strerror(r));
-                        emu_deinit(&e);
-                        uv_run(loop, UV_RUN_NOWAIT);
+                        stop_unstarted(&e, loop);
                         return EXIT_USAGE;
                 }
                 e.user = w;
