@@ -377,6 +377,7 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
                         e->reserved_total += (unsigned) fn->cfg->reserved_concurrency;
                 fit_nofile(e, fn);
                 build_env_base(e, fn);
+                ext_scan(fn);
                 /* Each function draws from its own stream of the seed (FNV-1a of its name). */
                 uint64_t h = 1469598103934665603ull;
                 for (const char *p = fn->cfg->name; *p; p++)
@@ -610,6 +611,7 @@ void emu_deinit(Emulator *e) {
                 free(fn->env_base);
                 free(fn->arn);
                 free(fn->log_stream_prefix);
+                ext_free(fn);
         }
         while (!list_empty(&e->dead_cgroups)) {
                 DeadCgroup *d = container_of(e->dead_cgroups.next, DeadCgroup, link);

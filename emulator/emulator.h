@@ -190,6 +190,15 @@ struct ExecEnv {
         unsigned n_running, n_pending;
         unsigned mi_returning; /* workers that answered and will ask again */
         unsigned mi_late;      /* timed out, handler still running in a worker */
+        /* External extensions (env-ext.c): their output, init's exit reports, and the
+         * graceful shutdown (SHUTDOWN, SIGTERM, SIGKILL when the budget is spent). */
+        uv_pipe_t ext_out, report;
+        Buf ext_line, report_line;
+        bool ext_pipes;         /* ext_out and report are open */
+        bool graceful;          /* a shutdown with extensions is under way */
+        bool graceful_late;     /* its runtime share is spent: the rest is the extensions' */
+        bool runtime_exited;    /* init said the runtime is gone */
+        const char *ext_reason; /* SHUTDOWN's reason for the next kill, or NULL: derived */
 };
 
 /* What the sandbox does for a function's files on this host (isolation.c), set at start. */
@@ -227,6 +236,11 @@ struct Function {
         unsigned nofile;        /* sandbox.nofile, or lemu's own hard limit when lower */
         uv_timer_t spare_timer; /* makes the next spare, off the current invocation's turn */
         FnIsolation iso;
+        /* extensions_dir's executables in start order (env-ext.c), at most 10 */
+        char **ext_paths;
+        char **ext_names;
+        unsigned n_ext;
+        RapiFunctionInfo ext_info;
 };
 
 struct Emulator {
@@ -311,6 +325,12 @@ bool sched_provisioning(const Emulator *e);
 void sched_spare_init(Function *fn);
 void sched_spare_gone(ExecEnv *env);
 const char *inv_status_name(InvStatus s);
+
+/* ---- env-ext.c ---- */
+/* ext_scan() - lists @fn's extensions_dir (executables, sorted, at most 10); says what it
+ * skips. */
+void ext_scan(Function *fn);
+void ext_free(Function *fn);
 
 /* ---- isolation.c ---- */
 /* iso_init() - /tmp, fs and user for every function; says once what is not enforced. */

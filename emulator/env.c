@@ -26,6 +26,7 @@
 #include "codec.h"
 #include "emulator.h"
 #include "env-mi.h"
+#include "env-ext.h"
 #include "macro.h"
 #include "peer.h"
 #include "procmem.h"
@@ -60,6 +61,7 @@ static void offer(ExecEnv *env);
 static void deliver(ExecEnv *env);
 static void env_kill(ExecEnv *env, int after);
 static void init_failed(ExecEnv *env, const char *status, const char *error_type);
+static void env_freeze(ExecEnv *env, bool on);
 
 const char *env_state_name(EnvState s) {
         static const char *const names[] = {
@@ -192,6 +194,7 @@ static void close_process_handles(ExecEnv *env) {
         uv_close((uv_handle_t *) &env->out, handle_closed);
         uv_close((uv_handle_t *) &env->err, handle_closed);
         uv_close((uv_handle_t *) &env->status, handle_closed);
+        envx_close_handles(env, handle_closed);
         if (env->handoff_fd >= 0 && !uv_is_closing((uv_handle_t *) &env->handoff)) {
                 uv_poll_stop(&env->handoff);
                 uv_close((uv_handle_t *) &env->handoff, handoff_closed);
@@ -310,6 +313,7 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
         env->exit_status = (int) exit_status;
         env->term_signal = term_signal;
         drain_fd(env, &env->status, NULL);
+        envx_exited(env);
 
         if (env->killing) {
                 close_process_handles(env);
@@ -471,12 +475,12 @@ static int spawn(ExecEnv *env) {
         Function *fn = env->fn;
         FunctionConfig *fc = fn->cfg;
         char parent[24], nofile[24], status_fd[] = "3";
-        const char *argv[64 + 16];
+        const char *argv[64 + 16 + 4 + 2 * RAPI_EXT_MAX];
         size_t n = 0;
         uv_process_options_t o = { 0 };
-        uv_stdio_container_t stdio[8];
+        uv_stdio_container_t stdio[12];
         unsigned nstdio = 4;
-        char slots[4][8];
+        char slots[8][8];
         int filter_fd = emu_seccomp_fd(env->emu, fn); /* the sealed BPF memfd, or -1 */
         int handoff[2] = { -1, -1 };
         bool net_none = strcmp(fc->sandbox.network, "none") == 0;
@@ -552,8 +556,10 @@ static int spawn(ExecEnv *env) {
                 argv[n++] = "--tmp";
                 argv[n++] = tmp_arg;
         }
+        nstdio += envx_spawn_args(env, argv, &n, &stdio[nstdio], nstdio, &slots[nstdio - 4]);
         int gate[2] = { -1, -1 };
-        if (env->want_gate) {
+        /* Prepared ahead, or extensions to register first: the runtime waits at a gate. */
+        if (env->want_gate || envx_has_extensions(env)) {
                 if (pipe2(gate, O_CLOEXEC) < 0)
                         return -errno;
                 PASS_FD("--gate-fd", gate[0]);
@@ -602,6 +608,7 @@ static int spawn(ExecEnv *env) {
         if (handoff[1] >= 0)
                 close(handoff[1]);
         env->open_handles = 4;
+        envx_spawned(env, r == 0);
         if (handoff[0] >= 0 && r == 0)
                 watch_handoff(env, handoff[0]);
         else if (handoff[0] >= 0)
@@ -624,35 +631,65 @@ static int spawn(ExecEnv *env) {
         return 0;
 }
 
+/* SIGKILL to every process of the environment; its exit follows. */
+static void hard_kill(ExecEnv *env) {
+        env->killing = true;
+        if (env->has_cg)
+                cg_kill(&env->cg);
+        /* Thaw too: the next start of this environment joins the same cgroup, and would be
+         * frozen from its first instruction. */
+        if (env->frozen && env->has_cg && cg_can_freeze(&env->cg))
+                (void) cg_freeze(&env->cg, false);
+        env->frozen = false;
+        /* The launcher's death takes init and the whole pid namespace; the group kill covers
+         * hosts where no namespace could be made. */
+        kill(-env->proc.pid, SIGKILL);
+        uv_process_kill(&env->proc, SIGKILL);
+}
+
 static void env_kill(ExecEnv *env, int after) {
+        const char *reason = env->ext_reason       ? env->ext_reason
+                             : after == AFTER_FREE ? "spindown"
+                                                   : "failure";
+
+        env->ext_reason = NULL;
         env->prepared = false;
         close_gate(env);
         env->tmp_wait = false;
         sbx_tmp_wait(env->tmp, NULL, NULL);
         env->after_exit = after;
         env->state = env->state == ENV_SHUTTING_DOWN ? ENV_SHUTTING_DOWN : ENV_STOPPING;
-        rapi_reset(&env->rapi);
         uv_timer_stop(&env->timer);
+        /* With extensions registered, they get SHUTDOWN and their budget first; the
+         * Extensions API keeps serving them meanwhile. */
+        if (envx_shutdown(env, reason))
+                return;
+        rapi_reset(&env->rapi);
         if (env->proc_alive) {
-                if (!env->killing) {
-                        env->killing = true;
-                        if (env->has_cg)
-                                cg_kill(&env->cg);
-                        /* Thaw too: the next start of this environment joins the same
-                         * cgroup, and would be frozen from its first instruction. */
-                        if (env->frozen && env->has_cg && cg_can_freeze(&env->cg))
-                                (void) cg_freeze(&env->cg, false);
-                        env->frozen = false;
-                        /* The launcher's death takes init and the whole pid namespace; the
-                         * group kill covers hosts where no namespace could be made. */
-                        kill(-env->proc.pid, SIGKILL);
-                        uv_process_kill(&env->proc, SIGKILL);
-                }
+                if (!env->killing)
+                        hard_kill(env);
                 return;
         }
         if (env->open_handles == 0)
                 after_exit(env);
         /* else: handles are closing, after_exit() follows */
+}
+
+void env__hard_kill(ExecEnv *env) {
+        if (env->proc_alive)
+                hard_kill(env);
+}
+
+void env__close_gate(ExecEnv *env) {
+        close_gate(env);
+}
+
+void env__init_failed(ExecEnv *env, const char *status, const char *error_type) {
+        init_failed(env, status, error_type);
+}
+
+void env__freeze(ExecEnv *env, bool on) {
+        env_freeze(env, on);
 }
 
 /* The last handle is gone: the environment leaves its function and is freed. */
@@ -676,6 +713,8 @@ static void timer_closed(uv_handle_t *h) {
         buf_free(&env->status_msg);
         buf_free(&env->out_line);
         buf_free(&env->err_line);
+        buf_free(&env->ext_line);
+        buf_free(&env->report_line);
         free(env->init_error_body);
         free(env);
         emu_env_gone(e);
@@ -731,8 +770,10 @@ static void after_exit(ExecEnv *env) {
 static void init_timeout_cb(uv_timer_t *t) {
         ExecEnv *env = t->data;
 
-        if (env->state == ENV_INITIALIZING)
+        if (env->state == ENV_INITIALIZING) {
+                env->ext_reason = "timeout";
                 init_failed(env, "timeout", NULL);
+        }
 }
 
 static void start_init(ExecEnv *env) {
@@ -852,8 +893,8 @@ void env_prepare(ExecEnv *env) {
         char msg[256];
 
         if (env->state != ENV_COLD || env->proc_alive || env->prepared || env->emu->shutting_down ||
-            env->fn->iso.error || env->open_handles || env->inv)
-                return;
+            env->fn->iso.error || env->open_handles || env->inv || envx_has_extensions(env))
+                return; /* extensions would start ahead of init */
         if (!sbx_tmp_ready(env->tmp)) {
                 /* Its /tmp image is being made: prepare once it is (a start replaces this
                  * wait with its own). */
@@ -963,6 +1004,7 @@ static void invoke_timeout_cb(uv_timer_t *t) {
         env->resets++;
         env->fn->counters.resets++;
         detach(env, inv);
+        env->ext_reason = "timeout";
         env_kill(env, AFTER_COLD);
         offer(env);
         sched_finish(inv);
@@ -1051,7 +1093,8 @@ static void on_ready(Rapi *r) {
                 /* Its mounts are done: a tmpfs /tmp is kept for the next start. */
                 sbx_tmp_keep_ns(env->tmp, env->proc.pid, &env->userns_fd);
                 env->init_ms = ms_since(env->init_start_ns);
-                env->runtime_pid = sbx_tree_runtime(env->proc.pid);
+                env->runtime_pid = envx_has_extensions(env) ? envx_runtime_pid(env)
+                                                            : sbx_tree_runtime(env->proc.pid);
                 update_memory_quick(env);
                 if (env->inv) {
                         if (!env->inv->suppressed_init)
@@ -1267,7 +1310,7 @@ static bool on_admit(Rapi *r, HttpConn *c) {
         int ll = sizeof(local), rl = sizeof(remote);
         uint64_t inode;
 
-        if (!env->proc_alive || env->killing)
+        if (!env->proc_alive || (env->killing && !env->graceful))
                 return false; /* its processes are going: a reconnect is refused quietly */
         if (strcmp(env->fn->cfg->sandbox.network, "none") == 0)
                 return true; /* only the environment's own namespace reaches this listener */
@@ -1313,6 +1356,8 @@ static const RapiOps env_rapi_ops = {
         .admit = on_admit,
         .orphaned = on_orphaned,
         .late = on_late,
+        .ext_registered = envx_on_registered,
+        .ext_error = envx_on_error,
 };
 
 /* ---- public ------------------------------------------------------------------------- */
@@ -1384,6 +1429,7 @@ static ExecEnv *env_create(Function *fn, bool shadow) {
         }
         env->rapi_open = true;
         env_mi_init(env);
+        rapi_ext_setup(&env->rapi, (const char *const *) fn->ext_names, fn->n_ext, &fn->ext_info);
         return env;
 }
 

@@ -264,15 +264,23 @@ static void emit_json(Logs *l, ExecEnv *env, const char *type, cJSON *record) {
         cJSON_free(s);
 }
 
-void logs_function_line(Logs *l, ExecEnv *env, const char *line, size_t len) {
+static void output_line(Logs *l, ExecEnv *env, const char *type, const char *line, size_t len) {
         if (l->format == CFG_LOG_JSON) {
                 logs_keep(env->inv, line, len);
                 char *s = xstrndup(line, len);
-                emit_json(l, env, "function", cJSON_CreateString(s));
+                emit_json(l, env, type, cJSON_CreateString(s));
                 free(s);
                 return;
         }
         emit_text(l, env, env->inv, line, len);
+}
+
+void logs_function_line(Logs *l, ExecEnv *env, const char *line, size_t len) {
+        output_line(l, env, "function", line, len);
+}
+
+void logs_extension_line(Logs *l, ExecEnv *env, const char *line, size_t len) {
+        output_line(l, env, "extension", line, len);
 }
 
 static const char *init_type(ExecEnv *env) {

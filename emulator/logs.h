@@ -47,6 +47,8 @@ void logs_write(Logs *l, const char *p, size_t n);
 
 /* One line of the function's output (without its newline). */
 void logs_function_line(Logs *l, struct ExecEnv *env, const char *line, size_t len);
+/* One line of an external extension's output (their stdout and stderr, mixed as on Lambda). */
+void logs_extension_line(Logs *l, struct ExecEnv *env, const char *line, size_t len);
 void logs_init_start(Logs *l, struct ExecEnv *env);
 void logs_start(Logs *l, struct Invocation *inv);
 /* END and REPORT; status/error type from the invocation. */

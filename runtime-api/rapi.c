@@ -138,8 +138,17 @@ static void handle_next_mi(Rapi *r, HttpConn *c) {
         }
         r->waiters[r->n_waiters++] = c;
         c->data = r;
+        if (r->state == RAPI_STARTED) {
+                /* Init ends once the extensions wait too; no internal ones after it. */
+                r->ext.closed = true;
+                r->state = RAPI_READY;
+                r->ready_pending = true;
+                rapi__maybe_ready(r);
+                return;
+        }
         r->state = RAPI_READY;
-        r->ops->ready(r);
+        if (!r->ready_pending)
+                r->ops->ready(r);
 }
 
 static void handle_next(Rapi *r, HttpConn *c) {
@@ -163,9 +172,12 @@ static void handle_next(Rapi *r, HttpConn *c) {
                 r->waiting = c;
                 c->data = r;
                 if (r->state != RAPI_READY) {
+                        /* The runtime's init is over: no more internal extensions. */
+                        r->ext.closed = true;
                         r->state = RAPI_READY;
                         r->event = NULL;
-                        r->ops->ready(r);
+                        r->ready_pending = true;
+                        rapi__maybe_ready(r);
                 }
                 return;
         default:
@@ -352,11 +364,21 @@ static bool path_split(Slice path, const char *prefix, const char *suffix, Slice
         return true;
 }
 
+void rapi__maybe_ready(Rapi *r) {
+        if (!r->ready_pending || r->state != RAPI_READY || !rapi__ext_all_ready(r))
+                return;
+        r->ready_pending = false;
+        r->ext.init_done = true;
+        r->ops->ready(r);
+}
+
 static void on_request(HttpConn *c, HttpRequest *req) {
         Rapi *r = c->server->data;
         Slice id;
         bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
 
+        if (rapi__ext_route(r, c, req))
+                return;
         if (slice_eq(req->path, PREFIX "/runtime/invocation/next")) {
                 if (!get)
                         goto not_allowed;
@@ -392,6 +414,7 @@ static void on_closed(HttpConn *c) {
 
         if (r->waiting == c)
                 r->waiting = NULL;
+        rapi__ext_conn_closed(r, c);
         if (!mi(r))
                 return;
         remove_waiter(r, c);
@@ -502,8 +525,8 @@ int rapi_attach(Rapi *r, uv_loop_t *loop, const HttpLimits *limits, int fd) {
 
 bool rapi_waiting(const Rapi *r) {
         if (mi(r))
-                return r->n_waiters > 0;
-        return r->state == RAPI_READY && r->waiting;
+                return r->n_waiters > 0 && !r->ready_pending;
+        return r->state == RAPI_READY && r->waiting && !r->ready_pending;
 }
 
 unsigned rapi_n_waiting(const Rapi *r) {
@@ -572,6 +595,7 @@ int rapi_deliver(Rapi *r, const RapiEvent *ev) {
                  ev->invocation_id ? ev->invocation_id : "");
         r->state = RAPI_RUNNING;
         render_event(c, ev);
+        rapi__ext_invoke(r, ev);
         return 0;
 }
 
@@ -585,6 +609,8 @@ void rapi_reset(Rapi *r) {
         r->n_waiters = 0;
         for (unsigned i = 0; i < r->n_slots; i++)
                 r->slots[i].state = RAPI_SLOT_FREE;
+        r->ready_pending = false;
+        rapi__ext_reset(r);
         if (!r->open)
                 return;
         LIST_FOREACH_SAFE(it, tmp, &r->server.conns) {
@@ -612,6 +638,8 @@ static void server_closed(HttpServer *s) {
 void rapi_close(Rapi *r, void (*cb)(Rapi *r)) {
         r->close_cb = cb;
         r->waiting = NULL;
+        r->ready_pending = false;
+        rapi__ext_reset(r);
         r->event = NULL;
         if (!r->open) {
                 free_mi(r);

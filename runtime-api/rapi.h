@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "extensions.h"
 #include "server.h"
 
 /*
@@ -82,6 +83,10 @@ typedef struct RapiOps {
         void (*orphaned)(Rapi *r, const char *request_id, pid_t pid);
         /* A late answer to an abandoned (timed-out) event came and was refused with 410. */
         void (*late)(Rapi *r);
+        /* Every external extension registered: the runtime may start. Optional. */
+        void (*ext_registered)(Rapi *r);
+        /* An extension posted init/error (@init) or exit/error with @error_type. Optional. */
+        void (*ext_error)(Rapi *r, const char *name, const char *error_type, bool init);
 } RapiOps;
 
 /* Managed Instances mode: an event handed over, or abandoned after its timeout. */
@@ -123,6 +128,10 @@ struct Rapi {
         RapiSlot *slots; /* max_concurrency * 2: events handed over, and late ones */
         unsigned n_slots;
         uint64_t late_clock;
+        /* The runtime asked for its next event, and ops->ready() waits for the extensions
+         * to do the same. */
+        bool ready_pending;
+        RapiExtensions ext; /* the Extensions API (extensions.c) */
 };
 
 /* rapi_init() - binds a fresh loopback address for the environment.
@@ -149,6 +158,9 @@ void rapi_release(Rapi *r, const char *request_id, bool late);
 void rapi_reset(Rapi *r);
 /* rapi_close() - stops the listener; @cb runs once it and its connections are closed. */
 void rapi_close(Rapi *r, void (*cb)(Rapi *r));
+
+/* rapi__maybe_ready() - calls ops->ready() once the runtime and every extension wait. */
+void rapi__maybe_ready(Rapi *r);
 
 /* Sanitises a runtime error type as RAPID does (spec §1.5) into @out. */
 void rapi_sanitize_error_type(Slice in, char *out, size_t n);

@@ -186,7 +186,8 @@ static int mount_tmp(const char *spec) {
  * the function finds it where its configuration says. The folders leading to it are made
  * in the new /tmp; nothing else of the host's /tmp shows.
  */
-#define MAX_CARRIED 2
+/* code_dir, the bootstrap's folder, and the folders of the extensions */
+#define MAX_CARRIED (2 + LAUNCH_MAX_EXTENSIONS)
 
 typedef struct Carried {
         const char *path[MAX_CARRIED];
@@ -216,22 +217,28 @@ static int carry_one(Carried *c, const char *path) {
         return 0;
 }
 
+/* The folder of @file, when it is under /tmp and not carried already; @buf holds it. */
+static int carry_folder(Carried *c, const char *file, char *buf) {
+        if (!under_tmp(file))
+                return 0;
+        snprintf(buf, 4096, "%s", file);
+        char *slash = strrchr(buf, '/');
+        *slash = '\0';
+        return under_tmp(buf) ? carry_one(c, buf) : 0;
+}
+
 static int carry_out(const LaunchOpts *o, Carried *c) {
+        int r = 0;
+
         c->n = 0;
-        if (under_tmp(o->chdir)) {
-                int r = carry_one(c, o->chdir);
-                if (r < 0)
-                        return r;
-        }
-        if (under_tmp(o->argv[0])) {
-                /* The bootstrap's folder, when it is not in code_dir. */
-                snprintf(c->buf[1], sizeof(c->buf[1]), "%s", o->argv[0]);
-                char *slash = strrchr(c->buf[1], '/');
-                *slash = '\0';
-                if (under_tmp(c->buf[1]))
-                        return carry_one(c, c->buf[1]);
-        }
-        return 0;
+        if (under_tmp(o->chdir))
+                r = carry_one(c, o->chdir);
+        /* The bootstrap's folder, when it is not in code_dir; the extensions' folders. */
+        if (r == 0)
+                r = carry_folder(c, o->argv[0], c->buf[1]);
+        for (int i = 0; r == 0 && i < o->n_extensions; i++)
+                r = carry_folder(c, o->extensions[i], c->buf[2 + i]);
+        return r;
 }
 
 static int mkdir_p(char *path) {

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,7 +170,7 @@ static void unblock_signals(void) {
         sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Waits for @child, forwarding signals to it and reaping any orphan (we may be pid 1).
+/* Waits for @child, forwarding signals to it and reaping any orphan.
  * Return: the child's wait status. */
 static int supervise(pid_t child, const sigset_t *set) {
         for (;;) {
@@ -206,7 +207,7 @@ static _Noreturn void mirror_exit(int st) {
 
 /* ---- runtime stages --------------------------------------------------------------------- */
 
-static _Noreturn void exec_runtime(const LaunchOpts *o) {
+static _Noreturn void exec_program(const LaunchOpts *o, char **argv) {
         unblock_signals();
         if (o->chdir && chdir(o->chdir) < 0)
                 die("chdir", errno);
@@ -233,15 +234,170 @@ static _Noreturn void exec_runtime(const LaunchOpts *o) {
         }
         if (o->dry_run)
                 _exit(0);
-        execv(o->argv[0], o->argv);
+        execv(argv[0], argv);
         die("exec", errno);
+}
+
+static _Noreturn void exec_runtime(const LaunchOpts *o) {
+        exec_program(o, o->argv);
+}
+
+/* The variables only the runtime gets (spec §4.5): extensions see the rest. */
+static bool runtime_only(const char *kv) {
+        static const char *const names[] = {
+                "AWS_EXECUTION_ENV=",          "AWS_LAMBDA_LOG_GROUP_NAME=",
+                "AWS_LAMBDA_LOG_STREAM_NAME=", "AWS_XRAY_CONTEXT_MISSING=",
+                "AWS_XRAY_DAEMON_ADDRESS=",    "LAMBDA_RUNTIME_DIR=",
+                "LAMBDA_TASK_ROOT=",
+        };
+        if (kv[0] == '_')
+                return true;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (strncmp(kv, names[i], strlen(names[i])) == 0)
+                        return true;
+        return false;
+}
+
+extern char **environ;
+
+/* In a child of init: an extension, its output on the extensions' pipe. A failure here is
+ * the extension's (it exits 127, reported as its exit), never the launcher's status. */
+static _Noreturn void exec_extension(const LaunchOpts *o, int i) {
+        char *argv[] = { (char *) o->extensions[i], NULL };
+        size_t n = 0;
+
+        status_fd = -1;
+        if (o->ext_out_fd >= 0 && (dup2(o->ext_out_fd, 1) < 0 || dup2(o->ext_out_fd, 2) < 0))
+                _exit(127);
+        for (char **p = environ; *p; p++)
+                if (!runtime_only(*p))
+                        environ[n++] = *p;
+        environ[n] = NULL;
+        exec_program(o, argv);
+}
+
+/* @index < 0: the runtime. One short write: the pipe keeps lines whole. */
+static void report(const LaunchOpts *o, int index, int status) {
+        char line[64];
+        int n = index < 0 ? snprintf(line, sizeof(line), "r %d\n", status)
+                          : snprintf(line, sizeof(line), "x %d %d\n", index, status);
+
+        if (o->report_fd >= 0)
+                write_all(o->report_fd, line, (size_t) n);
+}
+
+static pid_t start_runtime(const LaunchOpts *o) {
+        pid_t runtime = fork();
+
+        if (runtime < 0)
+                die("fork", errno);
+        if (runtime == 0)
+                exec_runtime(o);
+        /* The runtime is running: the launcher's status has nothing more to say. */
+        if (status_fd >= 0)
+                close(status_fd);
+        status_fd = -1;
+        return runtime;
+}
+
+static void kill_all(const pid_t *pids, int n) {
+        for (int i = 0; i < n; i++)
+                if (pids[i] > 0)
+                        kill(pids[i], SIGKILL);
+}
+
+/*
+ * init's work: the extensions, the gate, the runtime, then supervision until the runtime
+ * is gone (and, after SIGTERM, the extensions too). Signals arrive through a signalfd, so
+ * that the gate and child exits are waited for together.
+ * Return: the runtime's wait status (0 when it never started).
+ */
+static int run_init(const LaunchOpts *o, const sigset_t *set) {
+        pid_t ext[LAUNCH_MAX_EXTENSIONS] = { 0 };
+        int alive = 0, rt_status = 0;
+        pid_t runtime = 0;
+        bool rt_done = false, shutdown = false;
+        bool gated = o->gate_fd >= 0;
+
+        for (int i = 0; i < o->n_extensions; i++) {
+                ext[i] = fork();
+                if (ext[i] < 0)
+                        die("fork-extension", errno);
+                if (ext[i] == 0)
+                        exec_extension(o, i);
+                alive++;
+        }
+        if (o->ext_out_fd >= 0)
+                close(o->ext_out_fd);
+        int sfd = signalfd(-1, set, SFD_CLOEXEC);
+        if (sfd < 0)
+                die("signalfd", errno);
+        if (!gated)
+                runtime = start_runtime(o);
+        for (;;) {
+                struct pollfd p[2] = { { .fd = sfd, .events = POLLIN },
+                                       { .fd = gated ? o->gate_fd : -1, .events = POLLIN } };
+                if (poll(p, 2, -1) < 0)
+                        continue;
+                if (gated && p[1].revents) {
+                        /* Prepared ahead, or extensions registering: the runtime starts when
+                         * the daemon says so (one byte), or never (EOF: the gate closed). */
+                        char go;
+                        ssize_t g = read(o->gate_fd, &go, 1);
+                        if (g < 0 && errno == EINTR)
+                                continue;
+                        if (g != 1) {
+                                kill_all(ext, o->n_extensions);
+                                _exit(0);
+                        }
+                        close(o->gate_fd);
+                        gated = false;
+                        runtime = start_runtime(o);
+                }
+                if (!(p[0].revents & POLLIN))
+                        continue;
+                struct signalfd_siginfo si;
+                if (read(sfd, &si, sizeof(si)) != (ssize_t) sizeof(si))
+                        continue;
+                int sig = (int) si.ssi_signo;
+                if (sig != SIGCHLD) {
+                        if (sig == SIGTERM)
+                                shutdown = true;
+                        if (runtime > 0 && !rt_done)
+                                kill(runtime, sig);
+                } else {
+                        int st;
+                        pid_t c;
+                        while ((c = waitpid(-1, &st, WNOHANG)) > 0) {
+                                if (c == runtime) {
+                                        rt_done = true;
+                                        rt_status = st;
+                                        report(o, -1, st);
+                                        continue;
+                                }
+                                for (int i = 0; i < o->n_extensions; i++) {
+                                        if (ext[i] != c)
+                                                continue;
+                                        ext[i] = 0;
+                                        alive--;
+                                        report(o, i, st);
+                                }
+                        }
+                }
+                bool runtime_gone = rt_done || (runtime == 0 && shutdown);
+                if (runtime_gone && (!shutdown || alive == 0)) {
+                        kill_all(ext, o->n_extensions);
+                        return rt_status;
+                }
+        }
 }
 
 static void usage(void) {
         fputs("usage: lemu-launcher [--status-fd N] [--parent PID] [--chdir DIR] [--nofile N]\n"
               "                     [--cgroup DIR]... [--uid N --gid N] [--tmp SPEC]\n"
               "                     [--read-only] [--seccomp-fd N] [--net-none --rapi-sock N]\n"
-              "                     [--access PATH]... [--dry-run]\n"
+              "                     [--access PATH]... [--dry-run] [--gate-fd N]\n"
+              "                     [--extension PATH]... [--ext-out-fd N] [--report-fd N]\n"
               "                     [--no-pidns] -- BOOTSTRAP [ARGS...]\n"
               "Started by lemu for each execution environment; not meant to be run by hand.\n",
               stderr);
@@ -304,6 +460,12 @@ static int parse(LaunchOpts *o, int argc, char **argv) {
                         o->netns_fd = atoi(v);
                 else if (strcmp(a, "--userns-fd") == 0)
                         o->userns_fd = atoi(v);
+                else if (strcmp(a, "--extension") == 0 && o->n_extensions < LAUNCH_MAX_EXTENSIONS)
+                        o->extensions[o->n_extensions++] = v;
+                else if (strcmp(a, "--ext-out-fd") == 0)
+                        o->ext_out_fd = atoi(v);
+                else if (strcmp(a, "--report-fd") == 0)
+                        o->report_fd = atoi(v);
                 else
                         return -1;
         }
@@ -324,6 +486,8 @@ int main(int argc, char **argv) {
                 .netns_fd = -1,
                 .userns_fd = -1,
                 .gate_fd = -1,
+                .ext_out_fd = -1,
+                .report_fd = -1,
         };
         const char *stage = NULL;
 
@@ -336,6 +500,11 @@ int main(int argc, char **argv) {
                 (void) fcntl(status_fd, F_SETFD, FD_CLOEXEC);
         if (o.seccomp_fd >= 0)
                 (void) fcntl(o.seccomp_fd, F_SETFD, FD_CLOEXEC);
+        /* Only the extensions' dup2'd copies survive their exec; the runtime gets neither. */
+        if (o.ext_out_fd >= 0)
+                (void) fcntl(o.ext_out_fd, F_SETFD, FD_CLOEXEC);
+        if (o.report_fd >= 0)
+                (void) fcntl(o.report_fd, F_SETFD, FD_CLOEXEC);
 
         /* 1. Die with the daemon; if it is already gone, do not start at all. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
@@ -361,7 +530,7 @@ int main(int argc, char **argv) {
                 close(o.netns_fd);
         if (o.userns_fd >= 0)
                 close(o.userns_fd);
-        if (!pidns) {
+        if (!pidns && o.n_extensions == 0) {
                 if (o.tmp || o.read_only) {
                         int r = launch_mounts(&o, &stage);
                         if (r < 0)
@@ -380,6 +549,10 @@ int main(int argc, char **argv) {
                 die("fork", errno);
         if (init > 0) {
                 int raw;
+                if (o.ext_out_fd >= 0)
+                        close(o.ext_out_fd);
+                if (o.report_fd >= 0)
+                        close(o.report_fd);
                 if (status_fd >= 0)
                         close(status_fd);
                 if (o.seccomp_fd >= 0)
@@ -407,27 +580,7 @@ int main(int argc, char **argv) {
                 if (r < 0)
                         die(stage ? stage : "mount", -r);
         }
-        if (o.gate_fd >= 0) {
-                /* Prepared ahead: everything is set up; the runtime starts when the daemon
-                 * says so (one byte), or never (EOF: the daemon closed the gate). */
-                char go;
-                ssize_t g;
-                while ((g = read(o.gate_fd, &go, 1)) < 0 && errno == EINTR)
-                        ;
-                if (g != 1)
-                        _exit(0);
-                close(o.gate_fd);
-        }
-        pid_t runtime = fork();
-        if (runtime < 0)
-                die("fork", errno);
-        if (runtime == 0)
-                exec_runtime(&o);
-        if (status_fd >= 0)
-                close(status_fd);
-        if (o.seccomp_fd >= 0)
-                close(o.seccomp_fd);
-        int st = supervise(runtime, &set);
+        int st = run_init(&o, &set);
         write_all(sp[1], (const char *) &st, sizeof(st));
         _exit(0);
 }

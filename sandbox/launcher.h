@@ -11,6 +11,8 @@
 
 #define LAUNCH_MAX_CGROUPS 8
 #define LAUNCH_MAX_ACCESS  4
+/* Lambda's limit on extensions (spec §5.1). */
+#define LAUNCH_MAX_EXTENSIONS 10
 
 typedef struct LaunchOpts {
         int status_fd;
@@ -35,7 +37,14 @@ typedef struct LaunchOpts {
                                                 * executable by the runtime's user */
         int n_access;
         bool dry_run; /* --dry-run: every stage, then exit 0 instead of exec */
-        char **argv;  /* BOOTSTRAP ARGS… */
+        /* --extension PATH: external extensions, started by init before the runtime (which
+         * then waits for the gate); their stdout and stderr go to --ext-out-fd, and init
+         * reports every exit of the runtime or an extension on --report-fd (launcher.c). */
+        const char *extensions[LAUNCH_MAX_EXTENSIONS];
+        int n_extensions;
+        int ext_out_fd;
+        int report_fd;
+        char **argv; /* BOOTSTRAP ARGS… */
 } LaunchOpts;
 
 /* launcher-mount.c: in init (pid 1) of the new mount namespace, before the runtime forks.
