@@ -659,6 +659,8 @@ static void env_kill(ExecEnv *env, int after) {
         sbx_tmp_wait(env->tmp, NULL, NULL);
         env->after_exit = after;
         env->state = env->state == ENV_SHUTTING_DOWN ? ENV_SHUTTING_DOWN : ENV_STOPPING;
+        if (env->graceful)
+                return; /* a graceful shutdown is under way: its budget ends it all the same */
         uv_timer_stop(&env->timer);
         /* With extensions registered, they get SHUTDOWN and their budget first; the
          * Extensions API keeps serving them meanwhile. */

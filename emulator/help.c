@@ -21,7 +21,7 @@ static const char general[] =
         "  lemu event TYPE                        print a sample event ('lemu help event')\n"
         "  lemu help [TOPIC]                      topics: run serve invoke validate config\n"
         "                                         control-api faults scenario rie event http\n"
-        "                                         management\n"
+        "                                         management extensions\n"
         "  lemu --version\n"
         "\n"
         "Functions are custom runtimes: an executable 'bootstrap' speaking the Lambda Runtime API\n"
@@ -263,6 +263,15 @@ static const char management_help[] =
         "CodeSha256 and RevisionId are a fingerprint of it, not of a zip (lemu has none).\n"
         "\n"
         "  aws lambda list-functions --endpoint-url http://127.0.0.1:3001 --region us-east-1\n";
+static const char extensions_help[] =
+        "Extensions (spec §5): every executable in a function's extensions_dir (Lambda's\n"
+        "/opt/extensions; at most 10, alphabetical) starts in the environment before the\n"
+        "runtime and registers at $AWS_LAMBDA_RUNTIME_API/2020-01-01/extension/register; the\n"
+        "runtime starts once all have registered. Init ends, and an invocation's environment\n"
+        "is frozen, only when the runtime and every extension asked for their next event (the\n"
+        "caller is answered when the runtime responds). Shutdown: SIGTERM to the runtime,\n"
+        "SHUTDOWN (spindown, timeout or failure) to the extensions, SIGKILL after 2 s (500 ms\n"
+        "with only internal extensions). Their output is logged as extension lines.\n";
 
 static const struct {
         const char *name;
@@ -271,6 +280,7 @@ static const struct {
         { "event", event_help },
         { "http", http_help },
         { "management", management_help },
+        { "extensions", extensions_help },
         { "run", run_help },
         { "serve", serve_help },
         { "invoke", invoke_help },

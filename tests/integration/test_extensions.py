@@ -1,0 +1,266 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Extensions API (spec §4.1, §5.1; DESIGN "Lifecycle"): external extensions start before the
+runtime and register; INVOKE reaches them with the runtime's event; the environment is frozen
+only once they asked for their next event (the caller has its answer before); SHUTDOWN with
+its reason and deadline on recycle and on a timeout; misuse answered as RAPID does; init
+failures of extensions; internal extensions registered from the runtime's process.
+
+The extensions are fixtures/c-ext (C) and fixtures/sh-ext (sh and curl); they print what they
+see on stdout, which lemu logs as the extension's output, with the environment's prefix.
+"""
+import json
+import os
+import re
+import shutil
+import stat
+import tempfile
+import threading
+import unittest
+
+import harness
+
+UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def c_ext_path():
+    p = os.path.join(harness.FIXTURES_BUILD, "c-ext", "c-ext")
+    if not os.access(p, os.X_OK):
+        raise unittest.SkipTest("c-ext is not built")
+    return p
+
+
+def sh_ext_path():
+    return os.path.join(harness.FIXTURES_SRC, "sh-ext", "sh-ext")
+
+
+def lines(l, env="function-1"):
+    p = "[function/%s] " % env
+    return [x[len(p):] for x in l.logs().splitlines() if x.startswith(p)]
+
+
+class ExtensionsTest(unittest.TestCase):
+
+    def setUp(self):
+        self.lemus = []
+        self.dirs = []
+
+    def tearDown(self):
+        for l in self.lemus:
+            try:
+                l.stop()
+            finally:
+                l.cleanup()
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def tmpdir(self):
+        d = tempfile.mkdtemp(prefix="lemu-ext-")
+        os.chmod(d, 0o755)
+        self.dirs.append(d)
+        return d
+
+    def ext_dir(self, *exts):
+        """A world-readable extensions folder holding copies of @exts (name -> source)."""
+        d = os.path.join(self.tmpdir(), "extensions")
+        os.mkdir(d)
+        os.chmod(d, 0o755)
+        for name, src in exts:
+            dst = os.path.join(d, name)
+            shutil.copy(src, dst)
+            os.chmod(dst, 0o755)
+        return d
+
+    def lemu(self, exts, runtime=None, **fn):
+        f = {"bootstrap": runtime or harness.fixture("c-echo"), "extensions_dir": exts,
+             "memory_mb": 1769, "timeout_s": 10, "sandbox": {"cpu": "off"}}
+        f.update(fn)
+        l = harness.Lemu(config={"functions": {"function": f}})
+        self.lemus.append(l)
+        return l.start()
+
+    def invoke(self, l, event=None, status=200):
+        s, h, body = l.invoke(payload=json.dumps(event or {}))
+        self.assertEqual(s, status, body)
+        return h, body
+
+    def env_state(self, l):
+        s, body = l.control("GET", "/functions/function/environments")
+        self.assertEqual(s, 200)
+        envs = body["environments"]
+        return envs[0]["state"] if envs else None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    def test_lifecycle_order(self):
+        """REGISTER before the runtime's first event, INVOKE with each request id (both
+        extensions), SHUTDOWN spindown with a deadline 2 s away on recycle."""
+        l = self.lemu(self.ext_dir(("c-ext", c_ext_path()), ("sh-ext", sh_ext_path())))
+        h1, _ = self.invoke(l, {"n": 1})
+        h2, _ = self.invoke(l, {"n": 2})
+        self.assertEqual(h1["x-lemu-cold-start"], "true")
+        self.assertEqual(h2["x-lemu-cold-start"], "false")
+        r1, r2 = h1["x-amzn-requestid"], h2["x-amzn-requestid"]
+        for ext in ("c-ext", "sh-ext"):
+            l.wait_log("%s INVOKE %s" % (ext, r2))
+        s, _ = l.control("POST", "/functions/function/recycle")
+        self.assertEqual(s, 200)
+        l.wait_log("c-ext SHUTDOWN spindown")
+        l.wait_log("sh-ext SHUTDOWN spindown")
+        out = lines(l)
+        idx = lambda pred: next(i for i, x in enumerate(out) if pred(x))
+        init = idx(lambda x: x.startswith("INIT_START"))
+        reg_c = idx(lambda x: x.startswith("c-ext REGISTER function "))
+        reg_s = idx(lambda x: x.startswith("sh-ext REGISTER "))
+        start1 = idx(lambda x: x.startswith("START RequestId: %s" % r1))
+        self.assertLess(init, reg_c)
+        self.assertLess(max(reg_c, reg_s), start1)
+        for ext in ("c-ext", "sh-ext"):
+            i1 = idx(lambda x: x.startswith("%s INVOKE %s" % (ext, r1)))
+            i2 = idx(lambda x: x.startswith("%s INVOKE %s" % (ext, r2)))
+            sd = idx(lambda x: x.startswith("%s SHUTDOWN spindown" % ext))
+            self.assertLess(i1, i2)
+            self.assertLess(i2, sd)
+        m = re.search(r"c-ext SHUTDOWN spindown (-?\d+)", l.logs())
+        self.assertTrue(0 < int(m.group(1)) <= 2000, m.group(0))
+        m = re.search(r"c-ext INVOKE %s (\d+)" % r1, l.logs())
+        self.assertGreater(int(m.group(1)), 1.6e12)  # an epoch in ms
+        # Each extension saw each invocation once.
+        for ext in ("c-ext", "sh-ext"):
+            self.assertEqual(l.logs().count("%s INVOKE %s" % (ext, r1)), 1)
+        harness.wait_for(lambda: not l.control("GET", "/functions/function/environments")[1]
+                         ["environments"], 10, what="the environment to end")
+        l.stop()
+        self.assertEqual(l.leftover_pids(), [])
+
+    def test_freeze_waits_for_extension(self):
+        """The caller gets its answer when the runtime responds; the environment stays busy
+        (not frozen) until the extension asks for its next event."""
+        # In the extensions folder: lemu carries it into the sandbox, whose /tmp is its own.
+        exts = self.ext_dir(("c-ext", c_ext_path()))
+        hold = os.path.join(exts, "release")
+        l = self.lemu(exts, environment={"C_EXT_HOLD": hold})
+        h, body = self.invoke(l, {"n": 1})
+        rid = h["x-amzn-requestid"]
+        self.assertEqual(json.loads(body)["event"], {"n": 1})
+        l.wait_log("c-ext INVOKE %s" % rid)
+        self.assertEqual(self.env_state(l), "busy")
+        # Still busy a while later: the extension holds it.
+        with self.assertRaises(AssertionError):
+            harness.wait_for(lambda: self.env_state(l) != "busy", 0.5, what="not busy")
+        with open(hold, "w"):
+            pass
+        l.wait_log("c-ext RELEASED %s" % rid)
+        harness.wait_for(lambda: self.env_state(l) == "frozen", 10, what="frozen")
+        # The next invocation is warm and reaches the extension too.
+        h2, _ = self.invoke(l, {"n": 2})
+        self.assertEqual(h2["x-lemu-cold-start"], "false")
+        l.wait_log("c-ext INVOKE %s" % h2["x-amzn-requestid"])
+
+    def test_timeout_sends_shutdown_timeout(self):
+        """A timeout resets the environment: the extension gets SHUTDOWN with reason
+        timeout; the next invocation starts it again (cold)."""
+        l = self.lemu(self.ext_dir(("c-ext", c_ext_path())), runtime=harness.fixture("c-bad"),
+                      timeout_s=1)
+        _, body = self.invoke(l, {"mode": "sleep", "sleep_s": 5})
+        self.assertEqual(json.loads(body)["errorType"], "Sandbox.Timedout")
+        l.wait_log("c-ext SHUTDOWN timeout")
+        h, _ = self.invoke(l, {"mode": "echo"})
+        self.assertEqual(h["x-lemu-cold-start"], "true")
+        harness.wait_for(lambda: l.logs().count("c-ext REGISTER") == 2, 10,
+                         what="a second registration")
+
+    # ---- misuse and failures --------------------------------------------------------------
+
+    def test_misuse_answers(self):
+        l = self.lemu(self.ext_dir(("c-ext", c_ext_path())), environment={"C_EXT_MODE": "misuse"})
+        self.invoke(l)
+        l.wait_log("c-ext CHECK register-after-init")
+        got = dict((m.group(1), (int(m.group(2)), m.group(3))) for m in
+                   re.finditer(r"c-ext CHECK (\S+) (\d+) (\S+)", l.logs()))
+        want = {
+            "register-twice": (403, "Extension.InvalidExtensionState"),
+            "bad-event": (403, "Extension.InvalidEventType"),
+            "internal-shutdown": (403, "Extension.InvalidEventType"),
+            "no-name": (403, "Extension.InvalidExtensionName"),
+            "no-id": (403, "Extension.MissingExtensionIdentifier"),
+            "bad-id": (403, "Extension.InvalidExtensionIdentifier"),
+            "unknown-id": (403, "Extension.UnknownExtensionIdentifier"),
+            "init-error-no-type": (403, "Extension.MissingHeader"),
+            "register-after-init": (403, "Extension.RegistrationClosed"),
+        }
+        self.assertEqual(got, want)
+
+    def test_init_error_and_crash(self):
+        """An extension's init/error fails init with its error type; one that exits during
+        init fails it with Extension.Crash; either way the caller gets the error."""
+        for mode, etype in (("init-error", "Extension.TestInitError"),
+                            ("crash", "Extension.Crash")):
+            with self.subTest(mode=mode):
+                l = self.lemu(self.ext_dir(("c-ext", c_ext_path())),
+                              environment={"C_EXT_MODE": mode})
+                h, body = self.invoke(l)
+                self.assertEqual(h.get("x-amz-function-error"), "Unhandled")
+                self.assertEqual(json.loads(body)["errorType"], etype)
+                l.wait_log("Phase: invoke\tStatus: error\tError Type: %s" % etype)
+
+    def test_internal_extension(self):
+        """An extension registered from the runtime's process (a name that is no file in
+        extensions_dir) gets INVOKE; it may not subscribe to SHUTDOWN."""
+        d = self.tmpdir()
+        boot = os.path.join(d, "bootstrap")
+        with open(boot, "w") as f:
+            f.write(INTERNAL_BOOTSTRAP % {"echo": harness.fixture("sh-echo")})
+        os.chmod(boot, 0o755)
+        l = self.lemu(self.ext_dir(("c-ext", c_ext_path())), runtime=boot)
+        h, _ = self.invoke(l, {"n": 1})
+        rid = h["x-amzn-requestid"]
+        l.wait_log("inner INVOKE %s" % rid)
+        self.assertIn("inner REGISTER 200", l.logs())
+        self.assertIn("inner-shutdown REGISTER 403", l.logs())
+        l.wait_log("c-ext INVOKE %s" % rid)
+
+    def test_two_environments(self):
+        """Two environments at once, each with its own extensions."""
+        l = self.lemu(self.ext_dir(("c-ext", c_ext_path())), runtime=harness.fixture("c-bad"))
+        res = []
+
+        def call():
+            res.append(l.invoke(payload=json.dumps({"mode": "sleep", "sleep_s": 0.5})))
+
+        ts = [threading.Thread(target=call) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(30)
+        self.assertEqual(sorted(r[0] for r in res), [200, 200])
+        envs = sorted(r[1]["x-lemu-environment-id"] for r in res)
+        self.assertEqual(envs, ["function-1", "function-2"])
+        for r, env in ((r, r[1]["x-lemu-environment-id"]) for r in res):
+            harness.wait_for(lambda: any(x.startswith("c-ext INVOKE %s" % r[1]["x-amzn-requestid"])
+                                         for x in lines(l, env)), 10, what="INVOKE in " + env)
+
+
+# A runtime that registers an internal extension from its own process (a background loop
+# that asks for events), then becomes sh-echo.
+INTERNAL_BOOTSTRAP = r"""#!/bin/sh
+base="http://$AWS_LAMBDA_RUNTIME_API/2020-01-01/extension"
+t=$(mktemp -d)
+code=$(curl -sS -D "$t/h" -o "$t/b" -w '%%{http_code}' -H 'Lambda-Extension-Name: inner' \
+        -d '{"events":["INVOKE"]}' "$base/register")
+echo "inner REGISTER $code"
+code2=$(curl -sS -o /dev/null -w '%%{http_code}' -H 'Lambda-Extension-Name: inner-shutdown' \
+        -d '{"events":["SHUTDOWN"]}' "$base/register")
+echo "inner-shutdown REGISTER $code2"
+id=$(sed -n 's/^[Ll]ambda-[Ee]xtension-[Ii]dentifier:[[:space:]]*//p' "$t/h" | tr -d '\r\n')
+(
+        while :; do
+                curl -sS -o "$t/e" -H "Lambda-Extension-Identifier: $id" "$base/event/next" || exit 0
+                echo "inner INVOKE $(sed -n 's/.*"requestId":"\([^"]*\)".*/\1/p' "$t/e")"
+        done
+) &
+exec %(echo)s
+"""
+
+
+if __name__ == "__main__":
+    harness.main()
