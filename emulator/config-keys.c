@@ -25,6 +25,7 @@
 
 #include "compare.h"
 #include "config-internal.h"
+#include "faults.h"
 #include "macro.h"
 #include "xalloc.h"
 
@@ -989,10 +990,24 @@ static int set_faults(CfgCtx *x, const CfgKey *k, void *base, const cJSON *v) {
         if (!cJSON_IsArray(v))
                 return type_error(x, k, v);
         cJSON_ArrayForEach (e, v) {
+                char why[512];
+                Fault *f = NULL;
+
                 if (!cJSON_IsObject(e)) {
                         size_t mark = cfg__push(x, NULL, i);
                         int r = cfg__error(x, "expected a fault object, got %s", cfg__describe(e));
 
+                        cfg__pop(x, mark);
+                        return r;
+                }
+                /* Each fault is checked by the fault module, which names the key. */
+                char *s = cJSON_PrintUnformatted(e);
+                int r = fault_parse(s, strlen(s), &f, why, sizeof(why));
+                cJSON_free(s);
+                fault_unref(f);
+                if (r < 0) {
+                        size_t mark = cfg__push(x, NULL, i);
+                        r = cfg__error(x, "%s", why);
                         cfg__pop(x, mark);
                         return r;
                 }

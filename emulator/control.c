@@ -378,6 +378,59 @@ static void wait_idle(Emulator *e, HttpConn *c, HttpRequest *req) {
         list_push_back(&e->idle_waiters, &w->link);
 }
 
+/* ---- faults --------------------------------------------------------------------------- */
+
+static void reply_buf(HttpConn *c, int status, Buf *b) {
+        size_t len;
+        char *body = buf_steal(b, &len);
+        http_respond(c, status, "Content-Type: application/json\r\n", body, len, true);
+}
+
+/* GET, POST /_lemu/functions/{fn}/faults; DELETE …/faults and …/faults/{id}. */
+static void faults_request(Function *fn, HttpConn *c, HttpRequest *req, const char *id) {
+        FaultTable *t = &fn->faults;
+        Buf b = BUF_INIT;
+        char err[600];
+        Fault *f;
+
+        if (req->method == HTTP_DELETE) {
+                if (id && fault_table_remove(t, id) < 0) {
+                        char msg[160];
+                        snprintf(msg, sizeof(msg), "no fault with id '%.64s'", id);
+                        reply_error(c, 404, "ResourceNotFoundException", msg);
+                        return;
+                }
+                buf_printf(&b, "{\"cleared\":%zu}", id ? (size_t) 1 : fault_table_clear(t));
+                reply_buf(c, 200, &b);
+                return;
+        }
+        if (id) {
+                reply_error(c, 405, "MethodNotAllowed", "method not allowed on this endpoint");
+                return;
+        }
+        if (req->method == HTTP_GET) {
+                fault_table_json(t, &b);
+                reply_buf(c, 200, &b);
+                return;
+        }
+        if (req->method != HTTP_POST) {
+                reply_error(c, 405, "MethodNotAllowed", "method not allowed on this endpoint");
+                return;
+        }
+        if (fault_parse(req->body.data ? req->body.data : "", req->body.len, &f, err, sizeof(err)) <
+            0) {
+                reply_error(c, 400, "InvalidParameterValueException", err);
+                return;
+        }
+        if (fault_table_add(t, f, err, sizeof(err)) < 0) {
+                reply_error(c, 400, "InvalidParameterValueException", err);
+                return;
+        }
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id", f->id);
+        reply_json(c, 201, j);
+}
+
 /* ---- lifecycle and metrics ---------------------------------------------------------- */
 
 static void put_lifecycle(Emulator *e, Function *fn, HttpConn *c, HttpRequest *req) {
@@ -494,6 +547,10 @@ bool control_request(Emulator *e, HttpConn *c, HttpRequest *req) {
                         if (req->method != HTTP_PUT)
                                 goto not_allowed;
                         put_lifecycle(e, fn, c, req);
+                        return true;
+                }
+                if (strcmp(rest, "faults") == 0 || strncmp(rest, "faults/", 7) == 0) {
+                        faults_request(fn, c, req, rest[6] && rest[7] ? rest + 7 : NULL);
                         return true;
                 }
                 if (strcmp(rest, "recycle") == 0) {

@@ -383,6 +383,15 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
                 for (const char *p = fn->cfg->name; *p; p++)
                         h = (h ^ (unsigned char) *p) * 1099511628211ull;
                 fn->rng = cfg->seed ^ h;
+                /* Checked with the config already (config-keys.c). */
+                char err[600];
+                fault_table_init(&fn->faults, fn->rng);
+                if (fault_table_load(&fn->faults, fn->cfg->faults_json, err, sizeof(err)) < 0) {
+                        char *line = xasprintf("lemu: function '%s': %s, ignoring\n", fn->cfg->name,
+                                               err);
+                        logs_write(&e->logs, line, strlen(line));
+                        free(line);
+                }
         }
         records_init(&e->records, cfg->records_max);
         list_init(&e->idle_waiters);
@@ -612,6 +621,7 @@ void emu_deinit(Emulator *e) {
                 free(fn->arn);
                 free(fn->log_stream_prefix);
                 ext_free(fn);
+                fault_table_deinit(&fn->faults);
         }
         while (!list_empty(&e->dead_cgroups)) {
                 DeadCgroup *d = container_of(e->dead_cgroups.next, DeadCgroup, link);

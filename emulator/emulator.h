@@ -10,6 +10,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "drift.h"
+#include "faults.h"
 #include "filter.h"
 #include "journal.h"
 #include "list.h"
@@ -107,6 +108,7 @@ struct Invocation {
         char *findings_json;   /* JSON array of findings, or NULL */
         struct Shadow *shadow; /* set on a shadow run's invocation (shadow.h), else NULL */
         char *faults_json;     /* JSON array of fired faults, or NULL */
+        FaultArmed *armed;     /* faults armed on this Invoke call (faults.h), or NULL */
         char *service_error;   /* X-Amzn-ErrorType of a service error */
         JournalSegment *jseg;  /* async: the journal segment holding its record, until done */
         char *throttle_reason;
@@ -194,11 +196,13 @@ struct ExecEnv {
          * graceful shutdown (SHUTDOWN, SIGTERM, SIGKILL when the budget is spent). */
         uv_pipe_t ext_out, report;
         Buf ext_line, report_line;
-        bool ext_pipes;         /* ext_out and report are open */
-        bool graceful;          /* a shutdown with extensions is under way */
-        bool graceful_late;     /* its runtime share is spent: the rest is the extensions' */
-        bool runtime_exited;    /* init said the runtime is gone */
-        const char *ext_reason; /* SHUTDOWN's reason for the next kill, or NULL: derived */
+        bool ext_pipes;            /* ext_out and report are open */
+        bool graceful;             /* a shutdown with extensions is under way */
+        bool graceful_late;        /* its runtime share is spent: the rest is the extensions' */
+        bool runtime_exited;       /* init said the runtime is gone */
+        const char *ext_reason;    /* SHUTDOWN's reason for the next kill, or NULL: derived */
+        uv_timer_t fault_timer;    /* an injected fault's hold, crash or oom (faults.c) */
+        bool fault_memory_lowered; /* the oom fault lowered memory.max (v2) */
 };
 
 /* What the sandbox does for a function's files on this host (isolation.c), set at start. */
@@ -241,6 +245,7 @@ struct Function {
         char **ext_names;
         unsigned n_ext;
         RapiFunctionInfo ext_info;
+        FaultTable faults; /* injected faults (faults.h) */
 };
 
 struct Emulator {
@@ -372,6 +377,11 @@ void emu_release_cgroup(Emulator *e, Cgroup *cg);
 /* emu_seccomp_fd() - the filter @fn's environments load (borrowed), or -1: none (off, or
  * it could not be built, which was said at start). */
 int emu_seccomp_fd(const Emulator *e, const Function *fn);
+/* env_deliver() - hands the attached invocation's event over now (after a fault's hold). */
+void env_deliver(ExecEnv *env);
+/* env_force_freeze() - freezes every process of @env, whatever lifecycle.freeze says (the
+ * timeout and long_freeze faults); the next hand-over or kill thaws it. */
+void env_force_freeze(ExecEnv *env);
 /* env_idle() - arms the idle timeout of an environment put back on the idle list. */
 void env_idle(ExecEnv *env);
 /* emu_env_gone() - an environment was freed (shutdown waits for the last). */

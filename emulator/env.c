@@ -279,6 +279,7 @@ void env__close_books(ExecEnv *env, Invocation *inv) {
         }
         update_memory_quick(env);
         inv->max_memory_mb = env->max_memory_mb;
+        fault_detach(env, inv);
         env_drain_logs(env);
         logs_end_report(&env->emu->logs, inv);
         inv->env = env;
@@ -662,6 +663,7 @@ static void env_kill(ExecEnv *env, int after) {
         if (env->graceful)
                 return; /* a graceful shutdown is under way: its budget ends it all the same */
         uv_timer_stop(&env->timer);
+        uv_timer_stop(&env->fault_timer);
         /* With extensions registered, they get SHUTDOWN and their budget first; the
          * Extensions API keeps serving them meanwhile. */
         if (envx_shutdown(env, reason))
@@ -722,12 +724,23 @@ static void timer_closed(uv_handle_t *h) {
         emu_env_gone(e);
 }
 
+/* The fault timer closes first, then the timer whose close frees the environment. */
+static void fault_timer_closed(uv_handle_t *h) {
+        ExecEnv *env = h->data;
+
+        uv_close((uv_handle_t *) &env->timer, timer_closed);
+}
+
+static void close_timers(ExecEnv *env) {
+        env->closing = true;
+        uv_close((uv_handle_t *) &env->fault_timer, fault_timer_closed);
+}
+
 static void rapi_closed(Rapi *r) {
         ExecEnv *env = env_of(r);
 
         env->rapi_open = false;
-        env->closing = true;
-        uv_close((uv_handle_t *) &env->timer, timer_closed);
+        close_timers(env);
 }
 
 static void after_exit(ExecEnv *env) {
@@ -736,6 +749,7 @@ static void after_exit(ExecEnv *env) {
         env->after_exit = AFTER_NOTHING;
         env->killing = false;
         rapi_reset(&env->rapi);
+        fault_env_exited(env);
         switch (after) {
         case AFTER_SUPPRESSED_INIT:
                 env->state = ENV_COLD;
@@ -870,6 +884,7 @@ static void launch(ExecEnv *env) {
                 return;
         }
 started:
+        fault_init_started(env);
         if (!env->init_phase_invoke)
                 uv_timer_start(&env->timer, init_timeout_cb,
                                (uint64_t) llround(env->fn->cfg->init_timeout_s * 1000), 0);
@@ -1015,10 +1030,20 @@ static void invoke_timeout_cb(uv_timer_t *t) {
 /* Every process of the environment stops between invocations, as on Lambda: through the
  * unified hierarchy's cgroup.freeze, else SIGSTOP/SIGCONT to each process (never the v1
  * freezer, whose frozen tasks survive SIGKILL). */
+static void freeze_now(ExecEnv *env, bool on);
 static void env_freeze(ExecEnv *env, bool on) {
         if (env->frozen == on ||
             (on && (!env->fn->cfg->lifecycle.freeze || !env->proc_alive || env_mi(env))))
                 return;
+        freeze_now(env, on);
+}
+
+void env_force_freeze(ExecEnv *env) {
+        if (!env->frozen && env->proc_alive && !env->killing)
+                freeze_now(env, true);
+}
+
+static void freeze_now(ExecEnv *env, bool on) {
         env->frozen = on;
         if (env->has_cg && cg_can_freeze(&env->cg) && cg_freeze(&env->cg, on) == 0)
                 return;
@@ -1072,17 +1097,25 @@ static void deliver(ExecEnv *env) {
         Invocation *inv = env->inv;
 
         /* A warm delivery's clock starts now; a suppressed init's started with the init. */
-        if (!inv->suppressed_init)
+        if (!inv->suppressed_init && !fault_clock_kept(inv))
                 uv_timer_stop(&inv->timer);
         env__arm_deadline(env, inv);
         if (env->state == ENV_INITIALIZING)
                 return; /* a suppressed init: the event goes at the first /next */
+        if (fault_hold(env, inv))
+                return; /* an injected hold: env_deliver() follows */
         env->state = ENV_BUSY;
         env->invocations++;
         env__make_event(inv);
         logs_start(&env->emu->logs, inv);
         env_freeze(env, false);
+        fault_event(env, inv);
         rapi_deliver(&env->rapi, &inv->event);
+        fault_delivered(env, inv);
+}
+
+void env_deliver(ExecEnv *env) {
+        deliver(env);
 }
 
 /* ---- Runtime API callbacks ---------------------------------------------------------- */
@@ -1091,6 +1124,8 @@ static void on_ready(Rapi *r) {
         ExecEnv *env = env_of(r);
 
         if (env->state == ENV_INITIALIZING) {
+                if (fault_init_hangs(env))
+                        return; /* its first /next stays unanswered: init times out */
                 uv_timer_stop(&env->timer);
                 /* Its mounts are done: a tmpfs /tmp is kept for the next start. */
                 sbx_tmp_keep_ns(env->tmp, env->proc.pid, &env->userns_fd);
@@ -1273,11 +1308,12 @@ static void on_result(Rapi *r, RapiResult *res) {
                 env_mi_result(env, res);
                 return;
         }
-        if (!inv) {
+        if (!inv || fault_hides_result(inv)) {
                 buf_free(&res->body);
                 return;
         }
         env__apply_result(inv, res);
+        fault_result(env, inv);
         int64_t left = inv->deadline_ms - clock_wall_ms();
         /* Answered: the environment takes the next invocation, which it gets as soon as the
          * runtime asks for it, so back-to-back callers are served warm, as on Lambda. It is
@@ -1351,8 +1387,15 @@ static void on_late(Rapi *r) {
         env_mi_late(env_of(r));
 }
 
+/* An injected Runtime API fault on the runtime's call (faults.c). */
+static int on_fault(Rapi *r, RapiCall call) {
+        return fault_runtime_call(env_of(r),
+                                  call == RAPI_CALL_NEXT ? FAULT_EP_NEXT : FAULT_EP_RESPONSE);
+}
+
 static const RapiOps env_rapi_ops = {
         .ready = on_ready,
+        .fault = on_fault,
         .result = on_result,
         .init_error = on_init_error,
         .admit = on_admit,
@@ -1394,6 +1437,8 @@ static ExecEnv *env_create(Function *fn, bool shadow) {
         fn->n_envs++;
         uv_timer_init(fn->emu->loop, &env->timer);
         env->timer.data = env;
+        uv_timer_init(fn->emu->loop, &env->fault_timer);
+        env->fault_timer.data = env;
         env->state = ENV_COLD;
         const CgHost *host = &fn->emu->cg;
         FunctionConfig *fc = fn->cfg;
@@ -1425,8 +1470,7 @@ static ExecEnv *env_create(Function *fn, bool shadow) {
         else
                 r = rapi_init(&env->rapi, fn->emu->loop, &env_rapi_ops, &fn->emu->rapi_limits, env);
         if (r < 0) {
-                env->closing = true;
-                uv_close((uv_handle_t *) &env->timer, timer_closed);
+                close_timers(env);
                 return NULL;
         }
         env->rapi_open = true;

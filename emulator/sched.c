@@ -58,6 +58,7 @@ static void inv_release(Invocation *inv) {
         free(inv->throttle_reason);
         free(inv->findings_json);
         free(inv->faults_json);
+        fault_armed_free(inv->armed);
         free(inv);
 }
 
@@ -230,6 +231,8 @@ static ExecEnv *take_spare(Function *fn) {
         return env;
 }
 
+static void throttle(Invocation *inv, const char *reason);
+
 /* Starts @inv now if a slot is free. Return: true when started (or failed for good). */
 static bool try_start(Invocation *inv, const char **ret_reason) {
         Function *fn = inv->fn;
@@ -237,7 +240,19 @@ static bool try_start(Invocation *inv, const char **ret_reason) {
 
         if (!has_capacity(fn, ret_reason))
                 return false;
+        const char *injected = fault_throttle(inv);
+        if (injected) {
+                throttle(inv, injected);
+                sched_finish(inv);
+                return true;
+        }
+        if (fault_answer_now(inv)) {
+                sched_finish(inv); /* error_response without the handler */
+                return true;
+        }
         ExecEnv *env = pick_env(fn);
+        if (env && fault_reclaim(inv, env))
+                env = NULL;
         if (!env)
                 env = take_spare(fn);
         if (!env) {
@@ -383,12 +398,39 @@ static double retry_delay(Function *fn, unsigned attempt) {
         return a->retry_delays_s[i];
 }
 
+static void retry_later(Invocation *inv, double delay) {
+        Function *fn = inv->fn;
+
+        if (!inv->timer_init) {
+                uv_timer_init(fn->emu->loop, &inv->timer);
+                inv->timer_init = true;
+        }
+        inv->timer.data = inv;
+        uv_timer_start(&inv->timer, retry_fire, (uint64_t) llround(delay * 1000), 0);
+        list_push_back(&fn->retrying, &inv->link);
+}
+
 /* Returns true when the event will be tried again. */
 static bool async_after(Invocation *inv) {
         Function *fn = inv->fn;
         bool failed =
                 inv->function_error || inv->status == INV_FAILURE || inv->status == INV_TIMEOUT;
 
+        /* Each record shows the faults of its own attempt. */
+        free(inv->faults_json);
+        inv->faults_json = NULL;
+        if (inv->status == INV_THROTTLED) {
+                /* A throttled event goes back to the queue; it is not an attempt. */
+                free(inv->service_error);
+                free(inv->throttle_reason);
+                inv->service_error = inv->throttle_reason = NULL;
+                inv->status = INV_SUCCESS;
+                inv->http_status = 200;
+                inv->finished = false;
+                buf_reset(&inv->result);
+                retry_later(inv, retry_delay(fn, 1));
+                return true;
+        }
         if (!failed)
                 return false;
         if (inv->attempt > fn->cfg->async.max_retries) {
@@ -409,13 +451,7 @@ static bool async_after(Invocation *inv) {
         /* Not delivered yet: env.c tells a delivered invocation by its event's request id. */
         inv->event = (RapiEvent){ 0 };
         buf_reset(&inv->result);
-        if (!inv->timer_init) {
-                uv_timer_init(fn->emu->loop, &inv->timer);
-                inv->timer_init = true;
-        }
-        inv->timer.data = inv;
-        uv_timer_start(&inv->timer, retry_fire, (uint64_t) llround(delay * 1000), 0);
-        list_push_back(&fn->retrying, &inv->link);
+        retry_later(inv, delay);
         return true;
 }
 
@@ -457,9 +493,15 @@ void sched_submit(Invocation *inv) {
         Function *fn = inv->fn;
         const char *reason = NULL;
 
+        fault_arm(inv); /* one Invoke call: the faults count it */
         if (inv->type == INVOKE_EVENT) {
+                Invocation *twin = fault_duplicate(inv);
                 list_push_back(&fn->queue, &inv->link);
                 fn->n_queued++;
+                if (twin) {
+                        list_push_back(&fn->queue, &twin->link);
+                        fn->n_queued++;
+                }
                 sched_pump_queue(fn);
                 return;
         }

@@ -178,6 +178,10 @@ static void handle_next(Rapi *r, HttpConn *c) {
                         r->event = NULL;
                         r->ready_pending = true;
                         rapi__maybe_ready(r);
+                } else if (r->pending) {
+                        const RapiEvent *ev = r->pending;
+                        r->pending = NULL;
+                        rapi_deliver(r, ev);
                 }
                 return;
         default:
@@ -271,12 +275,29 @@ static void answered(Rapi *r) {
         r->event = NULL; /* the owner may free the invocation in result() */
 }
 
+/* An injected fault on the call: true when it was answered (or dropped) instead. */
+static bool call_faulted(Rapi *r, HttpConn *c, RapiCall call) {
+        int f = r->ops->fault ? r->ops->fault(r, call) : 0;
+
+        if (f == 0)
+                return false;
+        if (f < 0)
+                http_conn_close(c);
+        else if (f >= 500)
+                respond_error(c, f, "InternalServerError", "Internal Server Error");
+        else
+                respond_error(c, f, "InvalidRequest", "Invalid request");
+        return true;
+}
+
 static void handle_response(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
         RapiResult res = { 0 };
         Slice mode;
 
         if (!take_answer(r, c, req, id, "InvocationResponse", &res))
                 return;
+        if (!mi(r) && call_faulted(r, c, RAPI_CALL_RESPONSE))
+                return; /* an injected fault: the event stays unanswered */
         if (http_header(req, "Lambda-Runtime-Function-Response-Mode", &mode) && mode.len > 0 &&
             !slice_case_eq(mode, "streaming")) {
                 res.outcome = RAPI_OUT_BAD_MODE;
@@ -324,6 +345,8 @@ static void handle_error(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
 
         if (!take_answer(r, c, req, id, "InvocationErrorResponse", &res))
                 return;
+        if (!mi(r) && call_faulted(r, c, RAPI_CALL_RESPONSE))
+                return; /* an injected fault: the event stays unanswered */
         http_header(req, "Lambda-Runtime-Function-Error-Type", &type);
         rapi_sanitize_error_type(type, res.error_type, sizeof(res.error_type));
         res.outcome = RAPI_OUT_ERROR;
@@ -589,6 +612,10 @@ int rapi_deliver(Rapi *r, const RapiEvent *ev) {
                 return -EAGAIN;
         HttpConn *c = r->waiting;
         r->waiting = NULL;
+        if (call_faulted(r, c, RAPI_CALL_NEXT)) {
+                r->pending = ev;
+                return 0;
+        }
         r->event = ev;
         snprintf(r->event_id, sizeof(r->event_id), "%s", ev->request_id);
         snprintf(r->event_nonce, sizeof(r->event_nonce), "%s",
@@ -611,6 +638,7 @@ void rapi_reset(Rapi *r) {
                 r->slots[i].state = RAPI_SLOT_FREE;
         r->ready_pending = false;
         rapi__ext_reset(r);
+        r->pending = NULL;
         if (!r->open)
                 return;
         LIST_FOREACH_SAFE(it, tmp, &r->server.conns) {
@@ -640,6 +668,7 @@ void rapi_close(Rapi *r, void (*cb)(Rapi *r)) {
         r->waiting = NULL;
         r->ready_pending = false;
         rapi__ext_reset(r);
+        r->pending = NULL;
         r->event = NULL;
         if (!r->open) {
                 free_mi(r);

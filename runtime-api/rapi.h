@@ -65,6 +65,14 @@ typedef struct RapiResult {
 
 typedef struct Rapi Rapi;
 
+/* The runtime's calls an owner may make fail (injected faults). */
+typedef enum RapiCall {
+        RAPI_CALL_NEXT,     /* the /next that would receive the event */
+        RAPI_CALL_RESPONSE, /* the event's /response or /error */
+        _RAPI_CALL_MAX,
+        _RAPI_CALL_INVALID = -22,
+} RapiCall;
+
 typedef struct RapiOps {
         /* The runtime asked for its next event: init is done (first time) or the current
          * invocation is complete. */
@@ -87,6 +95,10 @@ typedef struct RapiOps {
         void (*ext_registered)(Rapi *r);
         /* An extension posted init/error (@init) or exit/error with @error_type. Optional. */
         void (*ext_error)(Rapi *r, const char *name, const char *error_type, bool init);
+        /* Before the call is served: 0 serves it; a status (400-599) answers it with that
+         * status instead, -1 closes its connection. A failed /next keeps the event for the
+         * runtime's next /next; a failed /response leaves the event unanswered. Optional. */
+        int (*fault)(Rapi *r, RapiCall call);
 } RapiOps;
 
 /* Managed Instances mode: an event handed over, or abandoned after its timeout. */
@@ -116,8 +128,9 @@ struct Rapi {
         const RapiEvent *event; /* current event (RUNNING only: it dies when answered) */
         char event_id[64];      /* the current event's request id, owned here */
         char event_nonce[64];
-        HttpConn *waiting; /* the parked /next */
-        char address[32];  /* "127.x.y.z:9001" */
+        HttpConn *waiting;        /* the parked /next */
+        const RapiEvent *pending; /* an event whose /next failed (a fault): the next /next */
+        char address[32];         /* "127.x.y.z:9001" */
         bool open;
         void (*close_cb)(Rapi *r);
 

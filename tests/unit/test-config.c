@@ -471,7 +471,13 @@ static void test_type_errors(void **state) {
         expect_fn_error("http", "event", "\"alb\"",
                         "must be one of function-url, apigw-v2, apigw-v1 (got 'alb')");
         expect_fn_error("http", "path", "\"orders\"", "must start with / (got 'orders')");
-        expect_fn_error(NULL, "faults", "[{}, 2]", "expected a fault object, got a number");
+        expect_fn_error(NULL, "faults", "[{\"action\": \"oom\"}, 2]",
+                        "expected a fault object, got a number");
+        /* The fault module checks each fault and names its key. */
+        expect_fn_error(NULL, "faults", "[{\"action\": \"delay\"}]",
+                        "ms: missing (delay needs it)");
+        expect_fn_error(NULL, "faults", "[{\"action\": \"crash\", \"when\": {\"phase\": 1}}]",
+                        "when.phase: crash fires in init, invoke, after_response, got a number");
         expect_fn_error(NULL, "faults", "{}", "expected an array of fault objects, got an object");
         expect_fn_error(NULL, "aliases", "{\"live\": \"latest\"}",
                         "alias 'live' must point at \"$LATEST\" or a version number");
