@@ -276,9 +276,9 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(rec["status"], "timeout")
         self.fault_entry(rec, fid, "init_hang", "init")
         logs = l.logs()
-        self.assertRegex(logs, r"INIT_REPORT Init Duration: 3\d\d\.\d\d ms\tPhase: init\t"
+        self.assertRegex(logs, r"INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: init\t"
                                r"Status: timeout")
-        self.assertRegex(logs, r"INIT_REPORT Init Duration: 1\d\d\d\.\d\d ms\tPhase: invoke\t"
+        self.assertRegex(logs, r"INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: invoke\t"
                                r"Status: timeout")
         # Only init hangs, and only on the invocations it is armed on: the next is cold and
         # succeeds (every: is what keeps hanging every init).
