@@ -1123,9 +1123,15 @@ int fault_runtime_call(ExecEnv *env, FaultEndpoint ep) {
 bool fault_hides_result(Invocation *inv) {
         FaultArmed *a = inv->armed;
 
-        for (size_t k = 0; a && k < a->n; k++)
-                if (a->v[k]->action == FAULT_TIMEOUT && (a->fired & (1u << k)))
-                        return true; /* frozen: the answer cannot have been made in time */
+        /* Frozen, or killed: an answer already on its way when the fault fired is not one
+         * the real cause would have let through. */
+        for (size_t k = 0; a && k < a->n; k++) {
+                const Fault *f = a->v[k];
+                if ((a->fired & (1u << k)) &&
+                    (f->action == FAULT_TIMEOUT || f->action == FAULT_OOM ||
+                     (f->action == FAULT_CRASH && f->phase == FAULT_PHASE_INVOKE)))
+                        return true;
+        }
         return false;
 }
 
