@@ -4,7 +4,8 @@ fault table, and for every action what the caller gets, what the record says and
 log says; the same faults at the same invocations for the same seed; faults from the config.
 
 Functions are c-bad (its event "mode" picks a behaviour) and python-faults (handlers that
-meet a fault, each with a twin that copes with it). Timings are small (timeouts of 1 s,
+meet a fault, each with a twin that copes with it). Timings are small (timeouts of 1 s, 3 s
+for the Python fixtures, whose exits take long under load;
 retries 0.1 s apart) and every wait has a deadline.
 """
 import json
@@ -397,17 +398,17 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(json.loads(body)["count"], 2)
 
     def test_clock_skew(self):
-        l = self.start(fixture="python-faults")
+        l = self.start(fixture="python-faults", timeout_s=3)
         self.invoke(l)
         fid = self.add(l, {"action": "clock_skew", "ms": -5000, "when": {"invocation": 1}})
         status, headers, body = self.invoke(l, {"mode": "deadline"})
         remaining = json.loads(body)["remaining_ms"]
-        self.assertTrue(-5000 < remaining < -4000, remaining)
+        self.assertTrue(-5000 < remaining < -2000, remaining)
         self.fault_entry(self.record(l, headers["x-amzn-requestid"]), fid, "clock_skew",
                          "invoke")
         status, headers, body = self.invoke(l, {"mode": "deadline"})
         remaining = json.loads(body)["remaining_ms"]
-        self.assertTrue(0 < remaining <= 1000, remaining)
+        self.assertTrue(0 < remaining <= 3000, remaining)
 
     def test_reclaim(self):
         l = self.start()
@@ -467,7 +468,7 @@ class FaultsTest(unittest.TestCase):
                           "Throttled.Downstream"))
 
     def test_runtime_api_error(self):
-        l = self.start(fixture="python-faults")
+        l = self.start(fixture="python-faults", timeout_s=3)
         self.invoke(l)
         fid = self.add(l, {"action": "runtime_api_error", "endpoint": "next", "status": 500,
                            "times": 1})
@@ -495,30 +496,30 @@ class FaultsTest(unittest.TestCase):
         # python-echo retries a call whose connection dropped; python-faults does not.
         for fixture, coping in (("python-echo", True), ("python-faults", False)):
             with self.subTest(fixture=fixture):
-                l = self.start(fixture=fixture)
+                l = self.start(fixture=fixture, timeout_s=3)
                 self.invoke(l)
                 fid = self.add(l, {"action": "runtime_api_drop", "when": {"invocation": 1}})
                 status, headers, body = self.invoke(l)
                 rid = headers["x-amzn-requestid"]
                 if coping:
                     self.assertEqual((headers.get("x-amz-function-error"),
-                                      json.loads(body)["count"]), (None, 2), body)
+                                      json.loads(body).get("count")), (None, 2), body)
                 else:
                     err = self.error_of(headers, body)
                     self.assertEqual(err["errorType"], "Runtime.ExitError")
                     self.assertIn("RemoteDisconnected", self.record(l, rid)["log"])
                 self.fault_entry(self.record(l, rid), fid, "runtime_api_drop", "invoke")
-        l = self.start(fixture="python-echo")
+        l = self.start(fixture="python-echo", timeout_s=3)
         self.invoke(l)
         self.add(l, {"action": "runtime_api_drop", "endpoint": "response", "times": 1})
         status, headers, body = self.invoke(l)
-        self.assertEqual((headers.get("x-amz-function-error"), json.loads(body)["count"]),
+        self.assertEqual((headers.get("x-amz-function-error"), json.loads(body).get("count")),
                          (None, 2), body)
 
     def test_long_freeze(self):
         server = IdleClosingServer(idle_s=0.8)
         self.cleanups.append(server.stop)
-        l = self.start(fixture="python-faults")
+        l = self.start(fixture="python-faults", timeout_s=3)
         for coping in (False, True):
             with self.subTest(coping=coping):
                 event = {"mode": "keepalive", "port": server.port, "handle": coping}
@@ -535,7 +536,7 @@ class FaultsTest(unittest.TestCase):
                 rec = self.record(l, headers["x-amzn-requestid"])
                 self.fault_entry(rec, fid, "long_freeze", "idle")
                 # The freeze is idle time: the invocation's own clock starts at the thaw.
-                self.assertLess(rec["duration_ms"], 1000)
+                self.assertLess(rec["duration_ms"], 1100)
                 if coping:
                     self.assertEqual(json.loads(body), {"reply": "pong", "reconnected": True})
                 else:
@@ -547,7 +548,7 @@ class FaultsTest(unittest.TestCase):
         return l.control("GET", "/functions/fn")[1]["sandbox"]["tmp"]["mode"]
 
     def test_tmp_full(self):
-        l = self.start(fixture="python-faults", ephemeral_storage_mb=512)
+        l = self.start(fixture="python-faults", timeout_s=3, ephemeral_storage_mb=512)
         if self.tmp_mode(l) == "dir":
             raise unittest.SkipTest("/tmp is a plain folder here: its cap is not enforced")
         self.invoke(l)
