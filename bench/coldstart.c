@@ -812,12 +812,109 @@ static int run_freeze(unsigned pairs) {
 
 /* ---- main ------------------------------------------------------------------------------ */
 
+/* ---- serve: start to listening, and idle RSS ------------------------------------------ */
+
+/* One start of @cmd: the time from fork() to its "listening on" line, and its VmRSS after
+ * @idle_ms. Return: 0, or -1 (described on stderr). */
+static int serve_once(char *const cmd[], double idle_ms, double *listen_ms, double *rss_kb) {
+        int out[2];
+        char buf[4096];
+        size_t len = 0;
+
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return -1;
+        uint64_t t0 = now_ns(), dl = deadline();
+        pid_t pid = fork();
+        if (pid < 0) {
+                close(out[0]);
+                close(out[1]);
+                return -1;
+        }
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+                dup2(out[1], 1);
+                if (null >= 0)
+                        dup2(null, 2);
+                execvp(cmd[0], cmd);
+                _exit(127);
+        }
+        close(out[1]);
+        int rc = -1;
+        while (now_ns() < dl && len < sizeof(buf) - 1) {
+                struct pollfd p = { .fd = out[0], .events = POLLIN };
+                int ms = (int) ((dl - now_ns()) / 1000000) + 1;
+                if (poll(&p, 1, ms) <= 0)
+                        continue;
+                ssize_t r = read(out[0], buf + len, sizeof(buf) - 1 - len);
+                if (r <= 0)
+                        break;
+                len += (size_t) r;
+                buf[len] = '\0';
+                if (strstr(buf, "listening on ")) {
+                        *listen_ms = (double) (now_ns() - t0) / 1e6;
+                        rc = 0;
+                        break;
+                }
+        }
+        if (rc < 0)
+                report("serve: %s printed no 'listening on' line within %.0f s", cmd[0], timeout_s);
+        if (rc == 0) {
+                char path[64], st[4096];
+                sleep_ms(idle_ms);
+                snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                ssize_t r = fd >= 0 ? read(fd, st, sizeof(st) - 1) : -1;
+                if (fd >= 0)
+                        close(fd);
+                const char *v = r > 0 ? (st[r] = '\0', strstr(st, "VmRSS:")) : NULL;
+                if (v)
+                        *rss_kb = strtod(v + 6, NULL);
+                else {
+                        report("serve: %s exited while idle", cmd[0]);
+                        rc = -1;
+                }
+        }
+        close(out[0]);
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 1000; i++) {
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        return rc;
+                sleep_ms(10);
+        }
+        report("serve: %s did not stop within 10 s of SIGTERM", cmd[0]);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+}
+
+static int run_serve(char *const cmd[], unsigned runs, double idle_ms, double pause_ms) {
+        Samples listen = { 0 }, rss = { 0 };
+        unsigned errors = 0;
+
+        for (unsigned i = 0; i < runs; i++) {
+                double l = 0, r = 0;
+                if (serve_once(cmd, idle_ms, &l, &r) < 0) {
+                        errors++;
+                } else {
+                        samples_add(&listen, l);
+                        samples_add(&rss, r);
+                }
+                sleep_ms(pause_ms);
+        }
+        printf("{\"figure\":\"serve\",\"runs\":%u", runs);
+        print_stats("listen", "ms", &listen);
+        print_stats("rss", "kb", &rss);
+        printf(",\"errors\":%u}\n", errors);
+        return 0;
+}
+
 static void usage(FILE *f) {
         fputs("Usage: coldstart cold [--bare BOOTSTRAP] [--env NAME=VALUE]... [--invoke "
               "LABEL=URL]...\n"
               "                      [--cgroup LABEL=DIR]... [-n ROUNDS] [--pause-ms MS] "
               "[--timeout S]\n"
               "       coldstart freeze [-n PAIRS]\n"
+              "       coldstart serve [-n RUNS] [--idle-ms MS] [--pause-ms MS] -- COMMAND...\n"
               "Cold-start and freeze figures for bench/ (bench/README.md); one JSON line each.\n"
               "Defaults: -n 100 (freeze: 10000), --pause-ms 50, --timeout 10.\n",
               f);
@@ -832,11 +929,13 @@ int main(int argc, char **argv) {
                 { "env", required_argument, NULL, 'e' },
                 { "invoke", required_argument, NULL, 'i' },
                 { "cgroup", required_argument, NULL, 'g' },
+                { "idle-ms", required_argument, NULL, 'I' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         static Cold cold = { .rounds = 100, .pause_ms = 50 };
         long runs = -1;
+        double idle_ms = 1000;
         char *end, *eq;
         const char *mode;
         Target *t;
@@ -868,6 +967,13 @@ int main(int argc, char **argv) {
                         timeout_s = strtod(optarg, &end);
                         if (*end || timeout_s <= 0 || timeout_s > 3600) {
                                 fprintf(stderr, "coldstart: bad timeout '%s'\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'I':
+                        idle_ms = strtod(optarg, &end);
+                        if (*end || idle_ms < 0 || idle_ms > 60000) {
+                                fprintf(stderr, "coldstart: bad --idle-ms '%s'\n", optarg);
                                 return 2;
                         }
                         break;
@@ -919,7 +1025,7 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         }
-        if (optind != argc) {
+        if ((optind != argc) != (strcmp(mode, "serve") == 0)) {
                 usage(stderr);
                 return 2;
         }
@@ -930,6 +1036,9 @@ int main(int argc, char **argv) {
                         cold.rounds = (unsigned) runs;
                 return run_cold(&cold);
         }
+        if (strcmp(mode, "serve") == 0)
+                return run_serve(argv + optind, runs > 0 ? (unsigned) runs : 20, idle_ms,
+                                 cold.pause_ms);
         if (strcmp(mode, "freeze") == 0)
                 return run_freeze(runs > 0 ? (unsigned) runs : 10000);
         usage(stderr);

@@ -100,6 +100,7 @@ typedef struct Options {
         const char *host;
         const char *path;
         const char *body;
+        const char *header; /* one more request header line, or NULL */
         unsigned concurrency;
         double duration_s;
         double warmup_s;
@@ -602,9 +603,10 @@ static double parse_seconds(const char *s, const char *what) {
 static void usage(FILE *f) {
         fputs("Usage: loadgen --url http://127.0.0.1:PORT/path [-c N] [-d SECONDS] [-n REQUESTS]\n"
               "               [--warmup SECONDS] [--timeout SECONDS] [--body STRING]\n"
-              "               [--pause-ms MS]\n"
+              "               [--pause-ms MS] [--header 'NAME: VALUE']\n"
               "Keep-alive HTTP/1.1 POST load with N connections; prints one JSON line.\n"
               "--pause-ms: wait between a response and the next request on a connection.\n"
+              "--header: one more request header (e.g. 'X-Amz-Invocation-Type: Event').\n"
               "Defaults: -c 1, -d 5, --warmup 1, --timeout 10, --body '{\"bench\":1}', no pause.\n",
               f);
 }
@@ -619,6 +621,7 @@ static void parse_args(int argc, char **argv, Options *opt) {
                 { "timeout", required_argument, NULL, 't' },
                 { "body", required_argument, NULL, 'b' },
                 { "pause-ms", required_argument, NULL, 'p' },
+                { "header", required_argument, NULL, 'H' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -632,7 +635,7 @@ static void parse_args(int argc, char **argv, Options *opt) {
                           .warmup_s = 1,
                           .timeout_s = 10,
                           .body = "{\"bench\":1}" };
-        while ((ch = getopt_long(argc, argv, "u:c:d:n:w:t:b:p:h", longopts, NULL)) != -1) {
+        while ((ch = getopt_long(argc, argv, "u:c:d:n:w:t:b:p:H:h", longopts, NULL)) != -1) {
                 switch (ch) {
                 case 'u':
                         url = optarg;
@@ -674,6 +677,14 @@ static void parse_args(int argc, char **argv, Options *opt) {
                 case 'b':
                         opt->body = optarg;
                         break;
+                case 'H':
+                        if (!strchr(optarg, ':') || strpbrk(optarg, "\r\n")) {
+                                fprintf(stderr, "loadgen: bad header '%s' (want 'NAME: VALUE')\n",
+                                        optarg);
+                                exit(2);
+                        }
+                        opt->header = optarg;
+                        break;
                 case 'p':
                         opt->pause_ns = (uint64_t) (parse_seconds(optarg, "pause") * 1e6);
                         break;
@@ -701,19 +712,21 @@ static void parse_args(int argc, char **argv, Options *opt) {
 static void build_request(Run *run) {
         const Options *opt = &run->opt;
         size_t body_len = strlen(opt->body);
+        const char *extra = opt->header ? opt->header : "";
+        const char *extra_end = opt->header ? "\r\n" : "";
         int n;
 
         n = snprintf(NULL, 0,
                      "POST %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n",
-                     opt->path, opt->host, ntohs(opt->addr.sin_port), body_len);
+                     "%s%sContent-Length: %zu\r\n\r\n",
+                     opt->path, opt->host, ntohs(opt->addr.sin_port), extra, extra_end, body_len);
         run->request = malloc((size_t) n + body_len + 1);
         if (!run->request)
                 abort();
         snprintf(run->request, (size_t) n + 1,
                  "POST %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\n"
-                 "Content-Length: %zu\r\n\r\n",
-                 opt->path, opt->host, ntohs(opt->addr.sin_port), body_len);
+                 "%s%sContent-Length: %zu\r\n\r\n",
+                 opt->path, opt->host, ntohs(opt->addr.sin_port), extra, extra_end, body_len);
         memcpy(run->request + n, opt->body, body_len);
         run->request_len = (size_t) n + body_len;
 }

@@ -274,8 +274,13 @@ static int attach_loop(SbxImage *img) {
                 return r;
         }
         r = -EBUSY;
-        /* Another program may take the free device between the two calls: try again. */
-        for (int tries = 0; tries < 16 && r == -EBUSY; tries++) {
+        /* Another program may take the free device between the two calls, or hold a device
+         * just freed open for a moment (udev probes each one): try again, after a pause
+         * once the quick retries are spent (this runs on the thread pool, not the loop).
+         * A thousand environments starting at once meet this. */
+        for (int tries = 0; tries < 64 && r == -EBUSY; tries++) {
+                if (tries >= 8)
+                        usleep((useconds_t) MIN(1000 * (tries - 7), 20000));
                 int no = ioctl(ctl, LOOP_CTL_GET_FREE);
                 if (no < 0) {
                         r = -errno;
