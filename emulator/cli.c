@@ -685,6 +685,10 @@ int cli_main(int argc, char **argv) {
                 return EXIT_OK;
         }
         if (strcmp(cmd, "help") == 0) {
+                if (argc > 2 && strcmp(argv[2], "--man") == 0) {
+                        help_man(stdout);
+                        return EXIT_OK;
+                }
                 if (argc > 2 && !help_topic_known(argv[2]))
                         return usage_error("no help topic '%s'", argv[2]);
                 help_print(argc > 2 ? argv[2] : NULL);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* cli_main() - lemu's commands; returns the process exit code (DESIGN "Exit codes"). */
 int cli_main(int argc, char **argv);
@@ -19,6 +20,8 @@ enum {
 int cli_invoke(int argc, char **argv);
 /* help.c */
 void help_print(const char *topic);
+/* help_man() - the help texts as a troff man page (`lemu help --man`, built into lemu.1). */
+void help_man(FILE *out);
 int help_topic_known(const char *topic);
 /* Reads --event's argument: JSON text, @FILE or "-" (stdin). Return: malloc'd text or NULL. */
 char *cli_read_event(const char *arg, size_t *ret_len, char *err, size_t errn);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The help texts: `lemu help [TOPIC]` and each command's --help. */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "config.h"
+#include "lemu-config.h"
 
 static const char general[] =
         "lemu - a local AWS Lambda emulator and test server\n"
@@ -292,6 +295,72 @@ static const struct {
         { "rie", rie_help },
         { "config", NULL },
 };
+
+/* Text as troff: backslashes escaped, lines that would read as requests guarded. */
+static void troff_text(FILE *out, const char *text) {
+        bool line_start = true;
+
+        for (const char *p = text; *p; p++) {
+                if (line_start && (*p == '.' || *p == '\''))
+                        fputs("\\&", out);
+                if (*p == '\\')
+                        fputs("\\e", out);
+                else if (*p == '-')
+                        fputs("\\-", out);
+                else
+                        fputc(*p, out);
+                line_start = *p == '\n';
+        }
+        if (!line_start)
+                fputc('\n', out);
+}
+
+void help_man(FILE *out) {
+        static const struct {
+                const char *title, *topic;
+        } sections[] = {
+                { "RUN", "run" },
+                { "SERVE", "serve" },
+                { "INVOKE", "invoke" },
+                { "TEST", "test" },
+                { "VALIDATE", "validate" },
+                { "EVENT", "event" },
+                { "FUNCTION URLS AND API GATEWAY", "http" },
+                { "MANAGEMENT API", "management" },
+                { "CONTROL API", "control-api" },
+                { "FAULTS", "faults" },
+                { "AWS-LAMBDA-RIE", "rie" },
+        };
+
+        fprintf(out, ".TH LEMU 1 \"\" \"lemu %s\" \"User Commands\"\n", LEMU_VERSION);
+        fputs(".SH NAME\nlemu, aws\\-lambda\\-rie \\- a local AWS Lambda emulator and test "
+              "server\n.SH DESCRIPTION\n.nf\n",
+              out);
+        troff_text(out, general);
+        fputs(".fi\n", out);
+        for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+                for (size_t k = 0; k < sizeof(topics) / sizeof(topics[0]); k++) {
+                        if (strcmp(topics[k].name, sections[i].topic) != 0 || !topics[k].text)
+                                continue;
+                        fprintf(out, ".SH %s\n.nf\n", sections[i].title);
+                        troff_text(out, topics[k].text);
+                        fputs(".fi\n", out);
+                }
+        }
+        /* The config reference comes from the key table itself. */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&buf, &len);
+        if (mem) {
+                cfg_help(mem);
+                fclose(mem);
+                fputs(".SH CONFIG\n.nf\n", out);
+                troff_text(out, buf);
+                fputs(".fi\n", out);
+                free(buf);
+        }
+        fputs(".SH SEE ALSO\nThe README of the lemu sources.\n", out);
+}
 
 int help_topic_known(const char *topic) {
         for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
