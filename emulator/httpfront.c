@@ -7,13 +7,16 @@
  * `multiValueHeaders` (1.0), `cookies` (2.0), `body`, `isBase64Encoded`; for 2.0 an answer
  * without `statusCode` is a 200 application/json whose body is the answer (a JSON string's
  * text unquoted). A function error is the service's 502 (500 for HTTP APIs); a malformed
- * answer too. Without any route the listener stays the Lambda API alone: unknown paths
- * get its UnknownOperationException. The event owns copies of everything it takes from the request.
+ * answer too. An answer of type application/vnd.awslambda.http-integration-response is a
+ * prelude, 8 NULs and the body (spec §2.1). Without any route the listener stays the Lambda API
+ * alone: unknown paths get its UnknownOperationException. The event owns copies of everything it
+ * takes from the request.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -532,8 +535,59 @@ static void respond_malformed(HttpConn *c, Invocation *inv, HttpFrontKind kind) 
                 respond_error(c, inv, kind, 502, "Internal Server Error");
 }
 
+/*
+ * An answer in the HTTP-integration shape (spec §2.1): a JSON prelude {statusCode, headers,
+ * cookies}, 8 NUL bytes, then the body as it is. Node's awslambda.HttpResponseStream writes
+ * it on a streamed response, which reaches us collected (a streamed response to a buffered
+ * caller is gathered under the 6 MB cap). Return: false when the prelude is malformed.
+ */
+static bool respond_prelude(HttpConn *c, Invocation *inv, HttpFrontKind kind) {
+        static const char nuls[8] = { 0 };
+        const char *p = inv->result.data ? inv->result.data : "";
+        size_t len = inv->result.len, at = 0;
+        Buf h = BUF_INIT;
+
+        while (at + sizeof(nuls) <= len && memcmp(p + at, nuls, sizeof(nuls)) != 0)
+                at++;
+        if (at + sizeof(nuls) > len)
+                return false;
+        cJSON *j = cJSON_ParseWithLength(p, at);
+        cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "statusCode");
+        double code = cJSON_IsNumber(sc) ? sc->valuedouble : sc ? 0 : 200;
+        if (!cJSON_IsObject(j) || code < 100 || code > 599 || code != (int) code) {
+                cJSON_Delete(j);
+                return false;
+        }
+        cJSON *item;
+        cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(j, "headers")) {
+                char *t = value_text(item);
+                if (t)
+                        add_answer_header(&h, item->string, t);
+                free(t);
+        }
+        cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(j, "cookies")) {
+                if (cJSON_IsString(item))
+                        add_answer_header(&h, "Set-Cookie", item->valuestring);
+        }
+        if (!header_named(&h, "Content-Type"))
+                http_add_header(&h, "Content-Type", "application/octet-stream");
+        cJSON_Delete(j);
+        lemu_headers(&h, inv, kind);
+        at += sizeof(nuls);
+        http_respond(c, (int) code, h.data, p + at, len - at, false);
+        buf_free(&h);
+        return true;
+}
+
 static void respond_answer(HttpConn *c, Invocation *inv, HttpFrontKind kind) {
         const char *res = inv->result.data ? inv->result.data : "";
+
+        if (strncasecmp(inv->content_type, "application/vnd.awslambda.http-integration-response",
+                        51) == 0) {
+                if (!respond_prelude(c, inv, kind))
+                        respond_malformed(c, inv, kind);
+                return;
+        }
         cJSON *j = cJSON_ParseWithLength(res, inv->result.len);
         cJSON *sc = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "statusCode") : NULL;
         Buf h = BUF_INIT, body = BUF_INIT;

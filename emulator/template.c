@@ -675,7 +675,9 @@ int tpl_load(Config *c, const char *path, FILE *warn, char *err, size_t errn) {
         }
         char *json = cJSON_PrintUnformatted(root);
         CfgError cerr = { 0 };
-        r = cfg_load_string(c, json, strlen(json), t.dir, &cerr);
+        /* Every path in it is absolute: base_dir (and so the default state_dir) stays the
+         * working directory, not the template's folder, as with SAM's .aws-sam. */
+        r = cfg_load_string(c, json, strlen(json), NULL, &cerr);
         cJSON_free(json);
         if (r < 0) {
                 char msg[900];

@@ -143,6 +143,13 @@ class FunctionUrl(unittest.TestCase):
         self.assertEqual((status, body), (200, bytes(range(256))))
         self.assertEqual(header(headers, "Content-Type"), "application/octet-stream")
 
+    def test_http_integration_prelude(self):
+        status, headers, body = fetch("GET", "/url/prelude")
+        self.assertEqual((status, body), (203, b"prelude body\0end"))
+        self.assertEqual(header(headers, "Content-Type"), "text/plain")
+        self.assertEqual(header(headers, "X-Prelude"), "yes")
+        self.assertEqual(header(headers, "Set-Cookie"), "p=1")
+
     def test_errors(self):
         status, _, body = fetch("GET", "/url/error")
         self.assertEqual((status, body), (502, b"Internal Server Error"))
