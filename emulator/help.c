@@ -303,7 +303,16 @@ static void troff_text(FILE *out, const char *text) {
         for (const char *p = text; *p; p++) {
                 if (line_start && (*p == '.' || *p == '\''))
                         fputs("\\&", out);
-                if (*p == '\\')
+                unsigned char u = (unsigned char) *p;
+                if (u >= 0xc0 && (p[1] & 0xc0) == 0x80) {
+                        /* UTF-8 as groff's \[uXXXX], which needs no preconv. */
+                        int n = u >= 0xf0 ? 3 : u >= 0xe0 ? 2 : 1;
+                        unsigned cp = u & (0x3f >> n);
+                        for (int k = 1; k <= n && (p[k] & 0xc0) == 0x80; k++)
+                                cp = (cp << 6) | (p[k] & 0x3f);
+                        fprintf(out, "\\[u%04X]", cp);
+                        p += n;
+                } else if (*p == '\\')
                         fputs("\\e", out);
                 else if (*p == '-')
                         fputs("\\-", out);
@@ -327,6 +336,8 @@ void help_man(FILE *out) {
                 { "EVENT", "event" },
                 { "FUNCTION URLS AND API GATEWAY", "http" },
                 { "MANAGEMENT API", "management" },
+                { "EXTENSIONS", "extensions" },
+                { "RESPONSE STREAMING", "streaming" },
                 { "CONTROL API", "control-api" },
                 { "FAULTS", "faults" },
                 { "AWS-LAMBDA-RIE", "rie" },
