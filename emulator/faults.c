@@ -777,7 +777,10 @@ bool fault_answer_now(Invocation *inv) {
 }
 
 bool fault_reclaim(Invocation *inv, ExecEnv *env) {
-        int i = inv->attempt == 1 ? armed(inv, FAULT_RECLAIM, -1) : -1;
+        /* In Managed Instances mode an "idle" environment may be running other invocations. */
+        int i = inv->attempt == 1 && env->fn->cfg->per_environment_concurrency <= 1
+                        ? armed(inv, FAULT_RECLAIM, -1)
+                        : -1;
         char detail[160];
 
         if (i < 0)

@@ -653,7 +653,8 @@ static void step_invoke(Run *r, const ScnStep *st, StepResult *res) {
                 response_free(&resp[k]);
 }
 
-/* recycle, lifecycle and wait_idle: one control call that must answer 200. */
+/* recycle, lifecycle, wait_idle and fault: one control call that must answer 200 (201 for a
+ * fault added). */
 static void step_control(Run *r, const ScnStep *st, StepResult *res) {
         Response resp;
         char path[256];
@@ -662,6 +663,17 @@ static void step_control(Run *r, const ScnStep *st, StepResult *res) {
 
         if (st->kind == SCN_STEP_RECYCLE) {
                 snprintf(path, sizeof(path), "/_lemu/functions/%s/recycle", st->function);
+        } else if (st->kind == SCN_STEP_FAULT && st->fault_clear) {
+                if (strcmp(st->fault_clear, "all") == 0)
+                        snprintf(path, sizeof(path), "/_lemu/functions/%s/faults", st->function);
+                else
+                        snprintf(path, sizeof(path), "/_lemu/functions/%s/faults/%s", st->function,
+                                 st->fault_clear);
+                method = "DELETE";
+        } else if (st->kind == SCN_STEP_FAULT) {
+                snprintf(path, sizeof(path), "/_lemu/functions/%s/faults", st->function);
+                body = st->fault_json;
+                len = st->fault_len;
         } else if (st->kind == SCN_STEP_LIFECYCLE) {
                 snprintf(path, sizeof(path), "/_lemu/functions/%s/lifecycle", st->function);
                 method = "PUT";
@@ -677,7 +689,7 @@ static void step_control(Run *r, const ScnStep *st, StepResult *res) {
         } else if (resp.status == 408 && st->kind == SCN_STEP_WAIT_IDLE) {
                 fail_line(res, "still busy after %g s: %.*s", st->wait_timeout_s,
                           (int) resp.body.len, resp.body.data);
-        } else if (resp.status != 200) {
+        } else if (resp.status != (st->kind == SCN_STEP_FAULT && !st->fault_clear ? 201 : 200)) {
                 fail_line(res, "service error: %s %s answered %d: %.*s", method, path, resp.status,
                           (int) MIN(resp.body.len, (size_t) 500), resp.body.data);
                 res->service = true;

@@ -26,6 +26,7 @@
 #include <cjson/cJSON.h>
 
 #include "codec.h"
+#include "faults.h"
 #include "invoke.h"
 #include "macro.h"
 #include "scenario.h"
@@ -898,10 +899,12 @@ static const char *const lifecycle_keys[] = { "lifecycle", "set", NULL };
 static const char *const wait_idle_keys[] = { "wait_idle", NULL };
 static const char *const sleep_keys[] = { "sleep_ms", NULL };
 static const char *const findings_keys[] = { "expect_findings", NULL };
+static const char *const fault_keys[] = { "fault", "add", "clear", NULL };
 static const char *const *const step_keys[] = {
         [SCN_STEP_INVOKE] = invoke_keys,       [SCN_STEP_RECYCLE] = recycle_keys,
         [SCN_STEP_LIFECYCLE] = lifecycle_keys, [SCN_STEP_WAIT_IDLE] = wait_idle_keys,
         [SCN_STEP_SLEEP] = sleep_keys,         [SCN_STEP_EXPECT_FINDINGS] = findings_keys,
+        [SCN_STEP_FAULT] = fault_keys,
 };
 
 static int parse_step(Parser *p, const Node *v, ScnStep *st) {
@@ -910,9 +913,8 @@ static int parse_step(Parser *p, const Node *v, ScnStep *st) {
                 "wait_idle", "sleep_ms", "expect_findings", NULL,
         };
         static const ScnStepKind kind_of[] = {
-                SCN_STEP_INVOKE,  SCN_STEP_INVOKE, /* fault: refused below */
-                SCN_STEP_RECYCLE, SCN_STEP_LIFECYCLE,       SCN_STEP_WAIT_IDLE,
-                SCN_STEP_SLEEP,   SCN_STEP_EXPECT_FINDINGS,
+                SCN_STEP_INVOKE,    SCN_STEP_FAULT, SCN_STEP_RECYCLE,         SCN_STEP_LIFECYCLE,
+                SCN_STEP_WAIT_IDLE, SCN_STEP_SLEEP, SCN_STEP_EXPECT_FINDINGS,
         };
         const Node *action = NULL;
         size_t n, which = 0;
@@ -930,8 +932,6 @@ static int parse_step(Parser *p, const Node *v, ScnStep *st) {
                 const Node *k = find_kid(kids, n, actions[a]);
                 if (!k)
                         continue;
-                if (strcmp(actions[a], "fault") == 0)
-                        return fail(p, k->key_at, "faults are not available in this build");
                 if (action)
                         return fail(p, k->key_at, "'%s' and '%s' in one step: one action a step",
                                     action->j->string, actions[a]);
@@ -940,7 +940,7 @@ static int parse_step(Parser *p, const Node *v, ScnStep *st) {
         }
         if (!action)
                 return fail(p, v->at,
-                            "no action: give one of invoke, recycle, lifecycle, wait_idle, "
+                            "no action: give one of invoke, fault, recycle, lifecycle, wait_idle, "
                             "sleep_ms, expect_findings");
         st->kind = kind_of[which];
         r = check_keys(p, kids, n, step_keys[st->kind], "");
@@ -994,6 +994,31 @@ static int parse_step(Parser *p, const Node *v, ScnStep *st) {
                 return r;
         case SCN_STEP_EXPECT_FINDINGS:
                 return parse_claims(p, action, st);
+        case SCN_STEP_FAULT: {
+                const Node *add = find_kid(kids, n, "add"), *clear = find_kid(kids, n, "clear");
+                char why[512];
+                Fault *f = NULL;
+                r = get_string(p, action, "fault", &s);
+                if (r < 0)
+                        return r;
+                st->function = xstrdup(s);
+                if (!add == !clear)
+                        return fail(p, v->at,
+                                    "give one of 'add' (a fault object) or 'clear' (\"all\" or "
+                                    "a fault id)");
+                if (clear) {
+                        r = get_string(p, clear, "clear", &s);
+                        if (r == 0)
+                                st->fault_clear = xstrdup(s);
+                        return r;
+                }
+                st->fault_json = text_of(p, add, &st->fault_len);
+                r = fault_parse(st->fault_json, st->fault_len, &f, why, sizeof(why));
+                fault_unref(f);
+                if (r < 0)
+                        return fail(p, add->at, "add: %s", why);
+                return 0;
+        }
         default:
                 return -EINVAL;
         }
@@ -1165,6 +1190,8 @@ void scn_deinit(Scenario *s) {
                 free(st->function);
                 free(st->event);
                 free(st->lifecycle_json);
+                free(st->fault_json);
+                free(st->fault_clear);
                 free(x->function_error.value);
                 free(x->error_type.value);
                 free(x->body);
@@ -1245,6 +1272,7 @@ int scn_bind(Scenario *s, const Config *c, char *err, size_t errn) {
                 [SCN_STEP_INVOKE] = "invoke",
                 [SCN_STEP_RECYCLE] = "recycle",
                 [SCN_STEP_LIFECYCLE] = "lifecycle",
+                [SCN_STEP_FAULT] = "fault",
         };
 
         for (size_t i = 0; i < s->n_steps; i++) {
@@ -1311,6 +1339,13 @@ void scn_step_title(const ScnStep *st, char *out, size_t n) {
                 break;
         case SCN_STEP_SLEEP:
                 snprintf(out, n, "step %u: sleep_ms %u", st->index, st->sleep_ms);
+                break;
+        case SCN_STEP_FAULT:
+                if (st->fault_clear)
+                        snprintf(out, n, "step %u: fault %s clear %s", st->index, st->function,
+                                 st->fault_clear);
+                else
+                        snprintf(out, n, "step %u: fault %s add", st->index, st->function);
                 break;
         default:
                 snprintf(out, n, "step %u: expect_findings", st->index);

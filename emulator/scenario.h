@@ -28,6 +28,7 @@ typedef enum ScnStepKind {
         SCN_STEP_WAIT_IDLE,
         SCN_STEP_SLEEP,
         SCN_STEP_EXPECT_FINDINGS,
+        SCN_STEP_FAULT,
         _SCN_STEP_KIND_MAX,
         _SCN_STEP_KIND_INVALID = -22,
 } ScnStepKind;
@@ -72,7 +73,7 @@ typedef struct ScnStep {
         ScnStepKind kind;
         unsigned index;
         unsigned line;  /* where the step starts in the file */
-        char *function; /* invoke, recycle, lifecycle */
+        char *function; /* invoke, recycle, lifecycle, fault */
         /* invoke */
         char *event; /* JSON text, exactly as written (or the @file's bytes) */
         size_t event_len;
@@ -84,6 +85,10 @@ typedef struct ScnStep {
         /* lifecycle */
         char *lifecycle_json; /* the "set" object's text */
         size_t lifecycle_len;
+        /* fault: a fault object to add (its JSON text), or the id to clear ("all": every one) */
+        char *fault_json;
+        size_t fault_len;
+        char *fault_clear;
         /* wait_idle, sleep_ms */
         double wait_timeout_s;
         unsigned sleep_ms;
@@ -112,7 +117,7 @@ typedef struct Scenario {
  * @path: shown in messages; @dir: the folder relative paths resolve against (absolute).
  * @err: on failure, "PATH:LINE:COL: step N: what" (or "PATH: what"), NUL-terminated.
  *
- * "fault" steps are refused: faults are not available in this build.
+ * A fault step's "add" is checked as the fault module checks it (lemu help faults).
  * Return: 0, or -EINVAL (-errno for an unreadable @file event) with @err filled; @s is then
  * half-built: scn_deinit() it.
  */

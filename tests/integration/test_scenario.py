@@ -131,6 +131,23 @@ class ExamplesTest(ScenarioTest):
         envs = {e for c in cases for e, _ in self.outputs(c)}
         self.assertEqual(envs, {"c-bad-1"})
 
+    def test_faults(self):
+        path = self.example("faults.json")
+        runs = []
+        for run in range(2):
+            junit = os.path.join(self.tmp, "junit%d.xml" % run)
+            p = self.lemu_test(path, "--junit", junit)
+            self.assertExit(p, 0)
+            self.assertEqual(self.last_line(p), "9 passed, 0 failed")
+            cases = self.cases(self.junit(junit))
+            self.assertFalse([c for c in cases if c.find("failure") is not None])
+            runs.append([c.get("name") for c in cases])
+        self.assertEqual(runs[0], runs[1])
+        self.assertIn("step 2: invoke c-bad", runs[0])
+        # Another seed does not move faults keyed on invocation numbers.
+        p = self.lemu_test(path, "--seed", "8")
+        self.assertExit(p, 0)
+
     def test_two_files(self):
         a = self.example("echo-warm.json")
         b = self.example("errors.json")
@@ -261,9 +278,13 @@ class BadScenarioTest(ScenarioTest):
     def test_fault_step(self):
         path = self.scenario([
             {"invoke": "echo"},
-            {"fault": "echo", "add": {"action": "crash", "when": {"invocation": 1}}},
+            {"fault": "echo", "add": {"action": "crash", "when": {"invocation": 0}}},
             {"invoke": "echo"}])
-        self.refused(path, "step 1: faults are not available in this build")
+        self.refused(path, "step 1: add: when.invocation: expected a whole number from 1 to")
+        path = self.scenario([{"fault": "echo", "add": {"action": "crash"}, "clear": "all"}])
+        self.refused(path, "step 0: give one of 'add' (a fault object) or 'clear'")
+        path = self.scenario([{"fault": "nope", "clear": "all"}])
+        self.refused(path, "step 0: fault: no function 'nope' in the config")
 
     def test_junit_unwritable(self):
         path = self.scenario([{"invoke": "echo"}])
