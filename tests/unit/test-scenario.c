@@ -293,8 +293,11 @@ static void test_parse_errors(void **state) {
                 "{\"environment\": {\"same_as\": -1}}}]}",
                 "step 1: expect.environment.same_as: expected a whole number", NULL);
         refused("{" CFG "\"steps\": [{\"invoke\": \"f\"}, {\"fault\": \"f\", \"add\": "
-                "{\"action\": \"crash\"}}]}",
-                "step 1: faults are not available in this build", NULL);
+                "{\"action\": \"crash\", \"ms\": 1}}]}",
+                "step 1: add: unknown key 'ms' for crash (it takes after_ms)", NULL);
+        refused("{" CFG "\"steps\": [{\"fault\": \"f\", \"clear\": 3}]}",
+                "step 0: clear: expected a non-empty string, got a number", NULL);
+        refused("{" CFG "\"steps\": [{\"fault\": \"f\"}]}", "step 0: give one of 'add'", NULL);
         refused("{" CFG "\"steps\": [{\"invoke\": \"f\", \"event\": \"@no-such-file.json\"}]}",
                 "step 0: event: cannot read '/tmp/no-such-file.json'", NULL);
         refused("{" CFG "\"steps\": [{\"invoke\": \"f\", \"type\": \"Sync\"}]}",
