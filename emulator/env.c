@@ -27,6 +27,7 @@
 #include "emulator.h"
 #include "env-mi.h"
 #include "env-ext.h"
+#include "env-tel.h"
 #include "macro.h"
 #include "peer.h"
 #include "procmem.h"
@@ -1045,6 +1046,7 @@ void env_force_freeze(ExecEnv *env) {
 
 static void freeze_now(ExecEnv *env, bool on) {
         env->frozen = on;
+        rapi_tel_pause(&env->rapi, on); /* a frozen subscriber cannot take deliveries */
         if (env->has_cg && cg_can_freeze(&env->cg) && cg_freeze(&env->cg, on) == 0)
                 return;
         pid_t pids[1024];
@@ -1133,6 +1135,11 @@ static void on_ready(Rapi *r) {
                 env->runtime_pid = envx_has_extensions(env) ? envx_runtime_pid(env)
                                                             : sbx_tree_runtime(env->proc.pid);
                 update_memory_quick(env);
+                /* INIT_REPORT is a log line for failures (and provisioned inits) only; the
+                 * Telemetry API reports every init. */
+                if (env->inv || !env->provisioned)
+                        envt_init_report(env, env->init_ms, env->init_phase_invoke, "success",
+                                         NULL);
                 if (env->inv) {
                         if (!env->inv->suppressed_init)
                                 env->inv->init_ms = env->init_ms;

@@ -21,6 +21,7 @@
 #include "codec.h"
 #include "emulator.h"
 #include "logs.h"
+#include "env-tel.h"
 #include "macro.h"
 #include "xalloc.h"
 
@@ -265,6 +266,7 @@ static void emit_json(Logs *l, ExecEnv *env, const char *type, cJSON *record) {
 }
 
 static void output_line(Logs *l, ExecEnv *env, const char *type, const char *line, size_t len) {
+        envt_line(env, type[0] == 'e', line, len);
         if (l->format == CFG_LOG_JSON) {
                 logs_keep(env->inv, line, len);
                 char *s = xstrndup(line, len);
@@ -288,6 +290,7 @@ static const char *init_type(ExecEnv *env) {
 }
 
 void logs_init_start(Logs *l, ExecEnv *env) {
+        envt_init_start(env);
         char line[256];
 
         if (l->format == CFG_LOG_JSON) {
@@ -310,6 +313,7 @@ void logs_init_start(Logs *l, ExecEnv *env) {
 }
 
 void logs_start(Logs *l, Invocation *inv) {
+        envt_start(inv);
         char line[17 + sizeof(inv->request_id) + 17];
 
         if (l->format == CFG_LOG_JSON) {
@@ -329,6 +333,7 @@ void logs_start(Logs *l, Invocation *inv) {
 }
 
 void logs_end_report(Logs *l, Invocation *inv) {
+        envt_end_report(inv);
         char line[15 + sizeof(inv->request_id)];
         ExecEnv *env = inv->env;
         unsigned mem = env->fn->cfg->memory_mb;
@@ -385,6 +390,7 @@ void logs_end_report(Logs *l, Invocation *inv) {
 
 void logs_init_report(Logs *l, ExecEnv *env, double ms, bool phase_invoke, const char *status,
                       const char *error_type) {
+        envt_init_report(env, ms, phase_invoke, status, error_type);
         if (l->format == CFG_LOG_JSON) {
                 cJSON *r = cJSON_CreateObject();
                 cJSON_AddStringToObject(r, "initializationType", init_type(env));

@@ -172,6 +172,7 @@ unsigned rapi_ext_shutdown(Rapi *r, const char *reason, int64_t deadline_ms) {
                 }
         }
         buf_free(&body);
+        rapi_tel_flush(r); /* what is buffered goes now, within the extensions' budget */
         return n;
 }
 

@@ -392,6 +392,7 @@ void rapi__maybe_ready(Rapi *r) {
                 return;
         r->ready_pending = false;
         r->ext.init_done = true;
+        rapi__tel_init_done(r);
         r->ops->ready(r);
 }
 
@@ -400,7 +401,7 @@ static void on_request(HttpConn *c, HttpRequest *req) {
         Slice id;
         bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
 
-        if (rapi__ext_route(r, c, req))
+        if (rapi__ext_route(r, c, req) || rapi__tel_route(r, c, req))
                 return;
         if (slice_eq(req->path, PREFIX "/runtime/invocation/next")) {
                 if (!get)
@@ -639,6 +640,7 @@ void rapi_reset(Rapi *r) {
         r->ready_pending = false;
         rapi__ext_reset(r);
         r->pending = NULL;
+        rapi__tel_reset(r);
         if (!r->open)
                 return;
         LIST_FOREACH_SAFE(it, tmp, &r->server.conns) {
@@ -669,6 +671,7 @@ void rapi_close(Rapi *r, void (*cb)(Rapi *r)) {
         r->ready_pending = false;
         rapi__ext_reset(r);
         r->pending = NULL;
+        rapi__tel_reset(r);
         r->event = NULL;
         if (!r->open) {
                 free_mi(r);

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "extensions.h"
+#include "telemetry.h"
 #include "server.h"
 
 /*
@@ -145,6 +146,7 @@ struct Rapi {
          * to do the same. */
         bool ready_pending;
         RapiExtensions ext; /* the Extensions API (extensions.c) */
+        RapiTelemetry tel;  /* the Telemetry and Logs APIs (telemetry.c) */
 };
 
 /* rapi_init() - binds a fresh loopback address for the environment.

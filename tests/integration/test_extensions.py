@@ -174,7 +174,7 @@ class ExtensionsTest(unittest.TestCase):
     def test_misuse_answers(self):
         l = self.lemu(self.ext_dir(("c-ext", c_ext_path())), environment={"C_EXT_MODE": "misuse"})
         self.invoke(l)
-        l.wait_log("c-ext CHECK register-after-init")
+        l.wait_log("c-ext CHECK tel-after-init")
         got = dict((m.group(1), (int(m.group(2)), m.group(3))) for m in
                    re.finditer(r"c-ext CHECK (\S+) (\d+) (\S+)", l.logs()))
         want = {
@@ -187,6 +187,12 @@ class ExtensionsTest(unittest.TestCase):
             "unknown-id": (403, "Extension.UnknownExtensionIdentifier"),
             "init-error-no-type": (403, "Extension.MissingHeader"),
             "register-after-init": (403, "Extension.RegistrationClosed"),
+            "tel-bad-schema": (400, "ValidationError"),
+            "tel-bad-buffering": (400, "ValidationError"),
+            "tel-bad-host": (400, "ValidationError"),
+            "logs-ok": (200, "-"),
+            "tel-mixed": (400, "ValidationError"),
+            "tel-after-init": (403, "Telemetry.SubscriptionClosed"),
         }
         self.assertEqual(got, want)
 
@@ -238,6 +244,66 @@ class ExtensionsTest(unittest.TestCase):
         for r, env in ((r, r[1]["x-lemu-environment-id"]) for r in res):
             harness.wait_for(lambda: any(x.startswith("c-ext INVOKE %s" % r[1]["x-amzn-requestid"])
                                          for x in lines(l, env)), 10, what="INVOKE in " + env)
+
+
+    # ---- Telemetry API -----------------------------------------------------------------
+
+    def test_telemetry(self):
+        """A subscribing extension receives, in order, the init's events (replayed: it
+        subscribed after they happened), the function's and sh-ext's log lines, and per
+        invocation platform.start, platform.runtimeDone and platform.report with REPORT's
+        figures; the last report comes with SHUTDOWN."""
+        d = self.tmpdir()
+        boot = os.path.join(d, "bootstrap")
+        with open(boot, "w") as f:
+            f.write("#!/bin/sh\necho fn-init-line\nexec %s\n" % harness.fixture("c-echo"))
+        os.chmod(boot, 0o755)
+        l = self.lemu(self.ext_dir(("c-ext", c_ext_path()), ("sh-ext", sh_ext_path())),
+                      runtime=boot, environment={"C_EXT_MODE": "telemetry"})
+        rids = [self.invoke(l, {"n": i})[0]["x-amzn-requestid"] for i in range(2)]
+        self.assertIn("c-ext SUBSCRIBE 200 \"OK\"", l.logs())
+        l.wait_log("c-ext TEL platform.report %s" % rids[0])
+        l.control("POST", "/functions/function/recycle")
+        l.wait_log("c-ext TELSUM")
+        tel = [x[len("c-ext TEL "):] for x in lines(l) if x.startswith("c-ext TEL ")]
+        types = [t.split(" ")[0] for t in tel]
+        order = ["platform.initStart", "platform.initRuntimeDone", "platform.initReport"]
+        for rid in rids:
+            order += ["platform.start " + rid, "platform.runtimeDone " + rid,
+                      "platform.report " + rid]
+        pos = []
+        for want in order:
+            hit = [i for i, t in enumerate(tel) if t.startswith(want + " ") or t == want]
+            self.assertEqual(len(hit), 1, "%s in %s" % (want, tel))
+            pos.append(hit[0])
+        self.assertEqual(pos, sorted(pos), tel)
+        self.assertIn("platform.telemetrySubscription", types)
+        fn = [t for t in tel if t.startswith("function ")]
+        self.assertIn('function "fn-init-line"', fn)
+        self.assertLess(tel.index('function "fn-init-line"'), pos[1])
+        self.assertTrue(any(t.startswith('extension "sh-ext INVOKE %s' % rids[1]) for t in tel),
+                        tel)
+        for i, rid in enumerate(rids):
+            rep = next(t for t in tel if t.startswith("platform.report %s " % rid))
+            _, _, status, metrics = rep.split(" ", 3)
+            self.assertEqual(status, "success")
+            m = json.loads(metrics)
+            line = next(x for x in lines(l) if x.startswith("REPORT RequestId: %s" % rid))
+            fig = dict(kv.split(": ", 1) for kv in line.split("\t")[1:] if ": " in kv)
+            self.assertAlmostEqual(m["durationMs"], float(fig["Duration"].split()[0]), 2)
+            self.assertEqual(m["billedDurationMs"], int(fig["Billed Duration"].split()[0]))
+            self.assertEqual(m["memorySizeMB"], 1769)
+            self.assertEqual(m["maxMemoryUsedMB"], int(fig["Max Memory Used"].split()[0]))
+            self.assertEqual("initDurationMs" in m, i == 0)
+            if i == 0:
+                self.assertAlmostEqual(m["initDurationMs"],
+                                       float(fig["Init Duration"].split()[0]), 2)
+            done = next(t for t in tel if t.startswith("platform.runtimeDone %s " % rid))
+            self.assertEqual(done.split(" ")[2], "success")
+            self.assertGreater(json.loads(done.split(" ", 3)[3])["producedBytes"], 0)
+        init = next(t for t in tel if t.startswith("platform.initReport "))
+        self.assertEqual(init.split(" ")[2], "success")
+        self.assertGreater(json.loads(init.split(" ", 3)[3])["durationMs"], 0)
 
 
 # A runtime that registers an internal extension from its own process (a background loop
