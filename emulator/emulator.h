@@ -37,6 +37,7 @@ typedef struct Emulator Emulator;
 typedef struct Function Function;
 typedef struct ExecEnv ExecEnv;
 typedef struct Invocation Invocation;
+typedef struct InvStream InvStream;
 
 typedef enum InvokeType {
         INVOKE_REQUEST_RESPONSE,
@@ -72,6 +73,7 @@ struct Invocation {
         char *client_context; /* decoded, or NULL */
         char *trace_id;
         bool log_tail;
+        bool stream_caller;  /* InvokeWithResponseStream: answered as an event stream */
         unsigned attempt;    /* async: 1, 2, 3 */
         int64_t accepted_ms; /* wall clock when accepted (event age) */
 
@@ -102,7 +104,11 @@ struct Invocation {
         InvStatus status;
         bool function_error; /* X-Amz-Function-Error: Unhandled */
         char error_type[128];
-        Buf result; /* body returned to the caller */
+        char error_code[128]; /* InvokeComplete's ErrorCode when not error_type: the runtime's
+                               * own error type, unsanitised */
+        Buf result;    /* body returned to the caller (never a stream's body to a stream caller) */
+        bool streamed; /* the runtime streamed its response */
+        InvStream *stream; /* its pacing and framing (stream.c), NULL unless streamed */
         char content_type[128];
         int http_status;       /* 200 normally; a service error's status otherwise */
         char *findings_json;   /* JSON array of findings, or NULL */

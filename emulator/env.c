@@ -31,6 +31,7 @@
 #include "macro.h"
 #include "peer.h"
 #include "procmem.h"
+#include "stream.h"
 #include "xalloc.h"
 
 enum {
@@ -265,6 +266,7 @@ void env__fail_invocation(Invocation *inv, InvStatus status, const char *type, c
         buf_puts(&inv->result, "\"}");
         snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
         snprintf(inv->error_type, sizeof(inv->error_type), "%s", type);
+        inv->error_code[0] = '\0';
         inv->status = status;
         inv->function_error = true;
 }
@@ -1092,6 +1094,10 @@ void env__make_event(Invocation *inv) {
                 .client_context = inv->client_context,
                 .invocation_id = inv->invocation_id,
                 .payload = slice_from_buf(&inv->payload),
+                /* A stream caller gets up to the streaming cap; any other caller gets the
+                 * stream collected, under the buffered cap (spec §2.1). */
+                .stream_max =
+                        inv->stream_caller ? inv->fn->cfg->streaming.max_bytes : RAPI_MAX_RESPONSE,
         };
 }
 
@@ -1255,9 +1261,11 @@ static void strip_error_cause(Buf *body) {
 void env__apply_result(Invocation *inv, RapiResult *res) {
         switch (res->outcome) {
         case RAPI_OUT_RESPONSE:
-                buf_free(&inv->result);
-                inv->result = res->body;
-                res->body = BUF_INIT;
+                if (!res->streamed) { /* a stream's bytes went (or were collected) already */
+                        buf_free(&inv->result);
+                        inv->result = res->body;
+                        res->body = BUF_INIT;
+                }
                 snprintf(inv->content_type, sizeof(inv->content_type), "%s", res->content_type);
                 inv->status = INV_SUCCESS;
                 break;
@@ -1273,16 +1281,23 @@ void env__apply_result(Invocation *inv, RapiResult *res) {
                         strip_error_cause(&inv->result);
                 snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
                 snprintf(inv->error_type, sizeof(inv->error_type), "%s", res->error_type);
+                snprintf(inv->error_code, sizeof(inv->error_code), "%s", res->runtime_error_type);
                 inv->status = INV_ERROR;
                 inv->function_error = true;
                 break;
         case RAPI_OUT_TOO_LARGE: {
                 char msg[160];
                 buf_reset(&inv->result);
-                snprintf(msg, sizeof(msg),
-                         "Response payload size (%llu bytes) exceeded maximum allowed payload "
-                         "size (%u bytes).",
-                         (unsigned long long) res->body_bytes, RAPI_MAX_RESPONSE);
+                if (res->streamed) /* cut at the cap: the full size is not known */
+                        snprintf(msg, sizeof(msg),
+                                 "Response payload size exceeded maximum allowed payload size "
+                                 "(%llu bytes).",
+                                 (unsigned long long) inv->event.stream_max);
+                else
+                        snprintf(msg, sizeof(msg),
+                                 "Response payload size (%llu bytes) exceeded maximum allowed "
+                                 "payload size (%u bytes).",
+                                 (unsigned long long) res->body_bytes, RAPI_MAX_RESPONSE);
                 buf_printf(
                         &inv->result,
                         "{\"errorType\":\"Function.ResponseSizeTooLarge\",\"errorMessage\":\"%s\"}",
@@ -1295,6 +1310,12 @@ void env__apply_result(Invocation *inv, RapiResult *res) {
         }
         case RAPI_OUT_BAD_MODE:
         case RAPI_OUT_TRUNCATED:
+                if (res->streamed) { /* a broken stream (a bad mode is never streamed) */
+                        env__fail_invocation(inv, INV_ERROR, "Runtime.TruncatedResponse",
+                                             "the runtime's connection closed before the end of "
+                                             "its response stream");
+                        break;
+                }
                 buf_reset(&inv->result);
                 snprintf(inv->error_type, sizeof(inv->error_type), "%s",
                          res->outcome == RAPI_OUT_BAD_MODE ? "Runtime.InvalidResponseModeHeader"
@@ -1319,6 +1340,8 @@ static void on_result(Rapi *r, RapiResult *res) {
                 buf_free(&res->body);
                 return;
         }
+        if (res->streamed)
+                stream_ended(inv);
         env__apply_result(inv, res);
         fault_result(env, inv);
         int64_t left = inv->deadline_ms - clock_wall_ms();
@@ -1334,6 +1357,20 @@ static void on_result(Rapi *r, RapiResult *res) {
                 uv_timer_start(&env->timer, completion_timeout_cb, left > 0 ? (uint64_t) left : 0,
                                0);
         }
+}
+
+static void on_stream_begin(Rapi *r, const char *content_type) {
+        ExecEnv *env = env_of(r);
+
+        if (env->inv)
+                stream_begin(env->inv, content_type);
+}
+
+static void on_stream_data(Rapi *r, const char *data, size_t len) {
+        ExecEnv *env = env_of(r);
+
+        if (env->inv)
+                stream_data(env->inv, data, len);
 }
 
 static void on_init_error(Rapi *r, RapiResult *res) {
@@ -1404,6 +1441,8 @@ static const RapiOps env_rapi_ops = {
         .ready = on_ready,
         .fault = on_fault,
         .result = on_result,
+        .stream_begin = on_stream_begin,
+        .stream_data = on_stream_data,
         .init_error = on_init_error,
         .admit = on_admit,
         .orphaned = on_orphaned,

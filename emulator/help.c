@@ -24,7 +24,7 @@ static const char general[] =
         "  lemu event TYPE                        print a sample event ('lemu help event')\n"
         "  lemu help [TOPIC]                      topics: run serve invoke validate config\n"
         "                                         control-api faults scenario rie event http\n"
-        "                                         management extensions\n"
+        "                                         management extensions streaming\n"
         "  lemu --version\n"
         "\n"
         "Functions are custom runtimes: an executable 'bootstrap' speaking the Lambda Runtime API\n"
@@ -113,6 +113,27 @@ static const char invoke_help[] =
         "tail goes to stderr, and for --type Event the request id. The endpoint defaults to\n"
         "$LEMU_ENDPOINT or http://127.0.0.1:3001.\n"
         "Exit: 0 ok, 1 a function error (X-Amz-Function-Error), 4 a service error.\n";
+
+static const char streaming_help[] =
+        "Response streaming (InvokeWithResponseStream):\n"
+        "\n"
+        "  POST /2021-11-15/functions/{fn}/response-streaming-invocations\n"
+        "\n"
+        "answers 200 application/vnd.amazon.eventstream: one PayloadChunk event per piece the\n"
+        "runtime sends, as it arrives, then one InvokeComplete with ErrorCode, ErrorDetails and\n"
+        "(X-Amz-Log-Type: Tail) LogResult. Headers: X-Amzn-RequestId, X-Amz-Executed-Version,\n"
+        "X-Lemu-Environment-Id, X-Lemu-Cold-Start (X-Lemu-Init-Duration-Ms when cold).\n"
+        "\n"
+        "A runtime streams by posting /response with Lambda-Runtime-Function-Response-Mode:\n"
+        "streaming and a chunked body (aws-lambda-ric: awslambda.streamifyResponse); a failure\n"
+        "mid-stream goes in the trailers Lambda-Runtime-Function-Error-Type and\n"
+        "Lambda-Runtime-Function-Error-Body (base64 JSON). A function that answers in one piece\n"
+        "is sent as one PayloadChunk. Plain Invoke of a streaming function gets the whole body,\n"
+        "under the 6 MB buffered cap.\n"
+        "\n"
+        "The function's \"streaming\" settings: max_bytes (cap, then\n"
+        "Function.ResponseSizeTooLarge), burst_bytes sent at full speed, then rate_bytes_per_s.\n"
+        "A caller that reads slowly pauses the runtime (lemu holds about 1 MB per stream).\n";
 
 static const char validate_help[] =
         "Usage: lemu validate FILE [--dump-config]\n"
@@ -363,6 +384,7 @@ static const struct {
         { "scenario", scenario_help },
         { "test", scenario_help },
         { "rie", rie_help },
+        { "streaming", streaming_help },
         { "config", NULL },
 };
 

@@ -16,10 +16,13 @@
 #include "invoke.h"
 #include "jsoncheck.h"
 #include "macro.h"
+#include "stream.h"
 #include "xalloc.h"
 
 #define INVOKE_PREFIX      "/2015-03-31/functions/"
 #define INVOKE_SUFFIX      "/invocations"
+#define STREAM_PREFIX      "/2021-11-15/functions/"
+#define STREAM_SUFFIX      "/response-streaming-invocations"
 #define CLIENT_CONTEXT_MAX 3583
 
 int url_decode(const char *in, size_t len, char *out, size_t n) {
@@ -228,6 +231,11 @@ static void respond_invocation(HttpConn *c, Invocation *inv) {
                 buf_free(&h);
                 return;
         }
+        if (inv->stream_caller) {
+                buf_free(&h);
+                stream_respond(c, inv);
+                return;
+        }
         http_add_header(&h, "Content-Type", "application/json");
         http_add_header(&h, "X-Amz-Executed-Version", "$LATEST");
         if (inv->function_error)
@@ -277,6 +285,7 @@ void invoke_api_closed(HttpConn *c) {
         if (inv) {
                 inv->caller = NULL;
                 c->data = NULL;
+                stream_caller_gone(inv);
         }
 }
 
@@ -441,7 +450,9 @@ static void event_journaled(Invocation *inv, int status) {
         sched_submit(inv);
 }
 
-static void handle_invoke(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_text) {
+/* @streaming: InvokeWithResponseStream (spec §2.2), else Invoke (spec §3). */
+static void handle_invoke(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_text,
+                          bool streaming) {
         FunctionRef ref;
         char *qualifier = NULL;
         char reason[256];
@@ -457,6 +468,14 @@ static void handle_invoke(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_
         if (!fn)
                 return;
         InvokeType type = parse_type(req, &ok);
+        if (ok && streaming && type == INVOKE_EVENT) {
+                free(qualifier);
+                invoke_service_error(c, 400, "InvalidParameterValueException",
+                                     "Invalid invocation type: must be one of RequestResponse "
+                                     "or DryRun",
+                                     NULL);
+                return;
+        }
         if (!ok) {
                 free(qualifier);
                 invoke_service_error(c, 400, "InvalidParameterValueException",
@@ -567,6 +586,7 @@ static void handle_invoke(Emulator *e, HttpConn *c, HttpRequest *req, Slice ref_
                         event_journaled(inv, 0);
                 return;
         }
+        inv->stream_caller = streaming;
         inv->caller = c;
         c->data = inv;
         inv->done_cb = sync_done;
@@ -583,7 +603,11 @@ void invoke_api_request(HttpConn *c, HttpRequest *req) {
                 return;
         }
         if (in_path(req->path, INVOKE_PREFIX, INVOKE_SUFFIX, &ref)) {
-                handle_invoke(e, c, req, ref);
+                handle_invoke(e, c, req, ref, false);
+                return;
+        }
+        if (in_path(req->path, STREAM_PREFIX, STREAM_SUFFIX, &ref)) {
+                handle_invoke(e, c, req, ref, true);
                 return;
         }
         if (manage_request(e, c, req) || control_request(e, c, req) || httpfront_request(e, c, req))

@@ -22,6 +22,7 @@
 #include "emulator.h"
 #include "macro.h"
 #include "shadow.h"
+#include "stream.h"
 #include "xalloc.h"
 
 const char *inv_status_name(InvStatus s) {
@@ -47,6 +48,7 @@ Invocation *inv_new(Function *fn, InvokeType type) {
 }
 
 static void inv_release(Invocation *inv) {
+        stream_free(inv);
         buf_free(&inv->payload);
         buf_free(&inv->result);
         buf_free(&inv->log);
@@ -448,6 +450,9 @@ static bool async_after(Invocation *inv) {
         inv->init_ms = inv->duration_ms = 0;
         inv->status = INV_SUCCESS;
         inv->error_type[0] = '\0';
+        inv->error_code[0] = '\0';
+        inv->streamed = false;
+        stream_free(inv);
         /* Not delivered yet: env.c tells a delivered invocation by its event's request id. */
         inv->event = (RapiEvent){ 0 };
         buf_reset(&inv->result);

@@ -157,8 +157,8 @@ static const char *date_header(void) {
         return cached;
 }
 
-bool http_header(const HttpRequest *req, const char *name, Slice *ret_value) {
-        for (size_t i = 0; i < req->n_headers; i++) {
+static bool find_field(const HttpRequest *req, size_t from, const char *name, Slice *ret_value) {
+        for (size_t i = from; i < req->n_headers; i++) {
                 if (slice_case_eq(req->headers[i].name, name)) {
                         if (ret_value)
                                 *ret_value = req->headers[i].value;
@@ -168,12 +168,22 @@ bool http_header(const HttpRequest *req, const char *name, Slice *ret_value) {
         return false;
 }
 
+bool http_header(const HttpRequest *req, const char *name, Slice *ret_value) {
+        return find_field(req, 0, name, ret_value);
+}
+
+bool http_trailer(const HttpRequest *req, const char *name, Slice *ret_value) {
+        return req->trailer_start < req->n_headers &&
+               find_field(req, req->trailer_start, name, ret_value);
+}
+
 /* ---- request state ---------------------------------------------------------------- */
 
 static void request_reset(HttpRequest *r) {
         buf_reset(&r->raw);
         buf_free(&r->body);
         r->n_headers = 0;
+        r->trailer_start = 0;
         r->body_bytes = 0;
         r->body_too_large = false;
         r->keep_alive = true;
@@ -227,6 +237,7 @@ static int on_message_begin(llhttp_t *p) {
         c->in_request = true;
         c->header_done = false;
         c->body_timer = false;
+        c->body_cb = NULL;
         c->req.url_off = 0;
         if (c->server->limits.header_timeout_ms)
                 uv_timer_start(&c->timer, header_timeout, c->server->limits.header_timeout_ms, 0);
@@ -315,15 +326,22 @@ static int on_header_value_complete(llhttp_t *p) {
         return 0;
 }
 
+/* A field whose value never came (e.g. "Name:\r\n") still gets an empty value. */
+static void close_last_field(llhttp_t *p) {
+        HttpRequest *r = &parser_conn(p)->req;
+
+        if (r->n_headers && r->hdr_off[4 * (r->n_headers - 1) + 3] >= (size_t) -2)
+                on_header_value_complete(p);
+}
+
 static int on_headers_complete(llhttp_t *p) {
         HttpConn *c = parser_conn(p);
         HttpRequest *r = &c->req;
         HttpServer *s = c->server;
 
-        /* A header whose value never came (e.g. "Name:\r\n") still gets an empty value. */
-        if (r->n_headers && r->hdr_off[4 * (r->n_headers - 1) + 3] >= (size_t) -2)
-                on_header_value_complete(p);
+        close_last_field(p);
         c->header_done = true;
+        r->trailer_start = r->n_headers;
         uv_timer_stop(&c->timer);
         r->method = (llhttp_method_t) p->method;
         r->keep_alive = llhttp_should_keep_alive(p);
@@ -346,8 +364,9 @@ static int on_headers_complete(llhttp_t *p) {
         } else if (cl > 0) {
                 buf_reserve(&r->body, (size_t) cl);
         }
-        /* A body that stops coming would hold the connection: bound each wait for more. */
-        if (s->limits.body_timeout_ms) {
+        /* A body that stops coming would hold the connection: bound each wait for more (not
+         * for a body taken piece by piece, which its owner may pause). */
+        if (s->limits.body_timeout_ms && !c->body_cb) {
                 c->body_timer = true;
                 uv_timer_start(&c->timer, header_timeout, s->limits.body_timeout_ms,
                                s->limits.body_timeout_ms);
@@ -367,6 +386,12 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
         r->body_bytes += len;
         if (c->body_timer)
                 uv_timer_again(&c->timer); /* repeat = the body timeout */
+        if (c->body_cb) {
+                if (c->closing)
+                        return fail(c, "connection closed");
+                c->body_cb(c, at, len);
+                return 0;
+        }
         if (!r->body_too_large && r->body_bytes <= c->body_limit) {
                 buf_append(&r->body, at, len);
                 return 0;
@@ -410,6 +435,7 @@ static int on_message_complete(llhttp_t *p) {
                 c->body_timer = false;
                 uv_timer_stop(&c->timer);
         }
+        close_last_field(p); /* trailers */
         request_fix_slices(&c->req);
         return HPE_PAUSED;
 }
@@ -428,6 +454,8 @@ static void write_done(uv_write_t *w, int status) {
                 http_conn_close(c);
                 return;
         }
+        if (c->written_cb && !c->closing)
+                c->written_cb(c);
         if (c->close_after_write && !c->awaiting_response && !c->streaming &&
             c->in_flight_writes == 0)
                 http_conn_close(c);
@@ -627,7 +655,7 @@ static void drive(HttpConn *c) {
         if (!driving_guard(c, true))
                 return; /* the outer drive() loop picks the bytes up */
         /* After a closing answer the parser stays paused: what follows is never parsed. */
-        while (!c->closing && !c->awaiting_response && !c->close_after_write &&
+        while (!c->closing && !c->awaiting_response && !c->close_after_write && !c->read_paused &&
                c->pending.len > 0) {
                 Buf data = c->pending;
                 c->pending = BUF_INIT;
@@ -639,8 +667,28 @@ static void drive(HttpConn *c) {
                 http_conn_close(c);
                 return;
         }
-        if (!c->closing && !c->peer_eof && c->pending.len < PENDING_LIMIT && !c->reading)
+        if (!c->closing && !c->peer_eof && c->pending.len < PENDING_LIMIT && !c->reading &&
+            !c->read_paused)
                 c->reading = uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, read_cb) == 0;
+}
+
+void http_conn_pause(HttpConn *c, bool pause) {
+        if (c->read_paused == pause)
+                return;
+        c->read_paused = pause;
+        if (c->closing)
+                return;
+        if (pause) {
+                if (c->reading)
+                        uv_read_stop((uv_stream_t *) &c->tcp);
+                c->reading = false;
+                return;
+        }
+        drive(c);
+}
+
+size_t http_conn_write_queue(const HttpConn *c) {
+        return c->tcp.write_queue_size;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {

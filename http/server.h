@@ -44,6 +44,7 @@ typedef struct HttpRequest {
         uint64_t body_bytes; /* every body byte received, kept or not */
         bool body_too_large; /* body_bytes exceeded the limit; body holds a prefix */
         bool keep_alive;
+        size_t trailer_start; /* headers[trailer_start..n_headers) came after a chunked body */
         /* private */
         Buf raw;         /* header names and values, NUL-separated */
         size_t *hdr_off; /* pairs of offsets into raw */
@@ -111,7 +112,13 @@ struct HttpConn {
         bool close_after_write;
         bool peer_eof;
         bool reading;
-        bool streaming;         /* a chunked response is under way */
+        bool streaming;   /* a chunked response is under way */
+        bool read_paused; /* the owner stopped reading (http_conn_pause) */
+        /* Set by ops->body_limit() to take the body piece by piece as it arrives, instead of
+         * keeping it in req->body; @at is borrowed for the call. Cleared per request. */
+        void (*body_cb)(HttpConn *c, const char *at, size_t len);
+        /* Called when one of the connection's writes has gone to the kernel (backpressure). */
+        void (*written_cb)(HttpConn *c);
         const char *bad_reason; /* set when the request is malformed */
         bool body_timer;        /* the timer watches a stalled request body */
 };
@@ -131,6 +138,8 @@ int http_server_port(HttpServer *s);
 
 /* Looks a header up, case-insensitively. Return: true and the value, or false. */
 bool http_header(const HttpRequest *req, const char *name, Slice *ret_value);
+/* Looks a trailer (a field after a chunked body) up; valid in ops->request(). */
+bool http_trailer(const HttpRequest *req, const char *name, Slice *ret_value);
 
 /*
  * http_respond() - sends a complete response to the request in progress.
@@ -145,6 +154,12 @@ void http_respond(HttpConn *c, int status, const char *headers, const char *body
 void http_stream_begin(HttpConn *c, int status, const char *headers);
 void http_stream_write(HttpConn *c, const void *data, size_t len);
 void http_stream_end(HttpConn *c);
+
+/* http_conn_pause() - stops (@pause) or resumes reading from the peer: backpressure on a
+ * body taken through body_cb. Bytes already read are still delivered. */
+void http_conn_pause(HttpConn *c, bool pause);
+/* Bytes written to the connection that the kernel has not taken yet. */
+size_t http_conn_write_queue(const HttpConn *c);
 
 /* Closes a connection without an answer (e.g. a foreign peer). Safe to call twice. */
 void http_conn_close(HttpConn *c);

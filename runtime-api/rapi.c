@@ -14,6 +14,7 @@
 
 #include <uv.h>
 
+#include "codec.h"
 #include "macro.h"
 #include "rapi.h"
 #include "xalloc.h"
@@ -290,14 +291,60 @@ static bool call_faulted(Rapi *r, HttpConn *c, RapiCall call) {
         return true;
 }
 
+/* The streamed body has ended: its trailers say whether the function failed (spec §2.1). */
+static void finish_stream(Rapi *r, HttpConn *c, HttpRequest *req) {
+        RapiResult res = { .streamed = true };
+        Slice type, body;
+        size_t n;
+
+        r->stream = NULL;
+        http_conn_pause(c, false); /* the connection serves the runtime's next request */
+        if (r->stream_cut) {
+                char msg[128];
+                snprintf(msg, sizeof(msg), "Exceeded maximum allowed payload size (%llu bytes).",
+                         (unsigned long long) r->stream_max);
+                respond_error(c, 413, "RequestEntityTooLarge", msg);
+                return; /* reported when the cap was reached */
+        }
+        res.body_bytes = r->stream_bytes;
+        if (http_trailer(req, "Lambda-Runtime-Function-Error-Type", &type) && type.len > 0) {
+                res.outcome = RAPI_OUT_ERROR;
+                rapi_sanitize_error_type(type, res.error_type, sizeof(res.error_type));
+                n = MIN(type.len, sizeof(res.runtime_error_type) - 1);
+                memcpy(res.runtime_error_type, type.ptr, n);
+                res.runtime_error_type[n] = '\0';
+                /* An undecodable body is dropped: the owner builds one from the type. */
+                if (http_trailer(req, "Lambda-Runtime-Function-Error-Body", &body) &&
+                    base64_decode(&res.body, body.ptr, body.len) < 0)
+                        buf_free(&res.body);
+                snprintf(res.content_type, sizeof(res.content_type), "application/json");
+        } else {
+                res.outcome = RAPI_OUT_RESPONSE;
+                copy_header(req, "Content-Type", res.content_type, sizeof(res.content_type),
+                            "application/octet-stream");
+        }
+        snprintf(res.request_id, sizeof(res.request_id), "%s", r->event_id);
+        respond_accepted(c);
+        answered(r);
+        r->ops->result(r, &res);
+}
+
 static void handle_response(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
         RapiResult res = { 0 };
         Slice mode;
 
+        if (r->stream == c) {
+                finish_stream(r, c, req);
+                return;
+        }
         if (!take_answer(r, c, req, id, "InvocationResponse", &res))
                 return;
         if (!mi(r) && call_faulted(r, c, RAPI_CALL_RESPONSE))
-                return; /* an injected fault: the event stays unanswered */
+                return;  /* an injected fault: the event stays unanswered */
+        if (r->stream) { /* a second answer while the first is still streaming */
+                respond_transition(c, r->state, "InvocationResponse");
+                return;
+        }
         if (http_header(req, "Lambda-Runtime-Function-Response-Mode", &mode) && mode.len > 0 &&
             !slice_case_eq(mode, "streaming")) {
                 res.outcome = RAPI_OUT_BAD_MODE;
@@ -347,8 +394,19 @@ static void handle_error(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
                 return;
         if (!mi(r) && call_faulted(r, c, RAPI_CALL_RESPONSE))
                 return; /* an injected fault: the event stays unanswered */
+        if (r->stream) {
+                /* /error while the streamed body is still arriving ends the stream with
+                 * that error, as RAPID does. */
+                HttpConn *s = r->stream;
+                r->stream = NULL;
+                res.streamed = true;
+                http_conn_close(s);
+        }
         http_header(req, "Lambda-Runtime-Function-Error-Type", &type);
         rapi_sanitize_error_type(type, res.error_type, sizeof(res.error_type));
+        size_t n = MIN(type.len, sizeof(res.runtime_error_type) - 1);
+        memcpy(res.runtime_error_type, type.ptr, n);
+        res.runtime_error_type[n] = '\0';
         res.outcome = RAPI_OUT_ERROR;
         res.body_bytes = req->body_bytes;
         take_error_body(req, &res);
@@ -429,8 +487,57 @@ not_allowed:
         respond_error(c, 405, "MethodNotAllowed", "Method not allowed");
 }
 
+static void stream_body(HttpConn *c, const char *at, size_t len) {
+        Rapi *r = c->server->data;
+
+        if (r->stream != c || r->stream_cut)
+                return;
+        if (r->stream_max && r->stream_bytes + len > r->stream_max) {
+                /* The bytes up to the cap go out; the invocation ends here, and the rest of
+                 * the body is read and dropped so that the runtime gets our 413. */
+                size_t room = (size_t) (r->stream_max - r->stream_bytes);
+                if (room)
+                        r->ops->stream_data(r, at, room);
+                r->stream_bytes += len;
+                r->stream_cut = true;
+                if (r->stream != c)
+                        return; /* the owner reset the runtime meanwhile */
+                RapiResult res = { .outcome = RAPI_OUT_TOO_LARGE, .streamed = true };
+                res.body_bytes = r->stream_bytes;
+                snprintf(res.request_id, sizeof(res.request_id), "%s", r->event_id);
+                answered(r);
+                r->ops->result(r, &res);
+                return;
+        }
+        r->stream_bytes += len;
+        r->ops->stream_data(r, at, len);
+}
+
+/* A streaming /response for the current event starts forwarding at its headers; anything
+ * else (a wrong id, a second answer) is buffered and refused in on_request(). */
 static uint64_t body_limit(HttpConn *c, HttpRequest *req) {
-        return RAPI_MAX_RESPONSE;
+        Rapi *r = c->server->data;
+        Slice id, mode, nonce;
+        char ct[128];
+
+        /* Managed Instances mode collects streams (one stream per Rapi is followed). */
+        if (req->method != HTTP_POST || !r->ops->stream_begin || r->stream || mi(r) ||
+            r->state != RAPI_RUNNING || !r->event_id[0] ||
+            !path_split(req->path, PREFIX "/runtime/invocation/", "/response", &id) ||
+            !slice_eq(id, r->event_id) ||
+            !http_header(req, "Lambda-Runtime-Function-Response-Mode", &mode) ||
+            !slice_case_eq(mode, "streaming"))
+                return RAPI_MAX_RESPONSE;
+        if (r->event_nonce[0] && http_header(req, "Lambda-Runtime-Invocation-Id", &nonce) &&
+            !slice_eq(nonce, r->event_nonce))
+                return RAPI_MAX_RESPONSE;
+        r->stream = c;
+        r->stream_bytes = 0;
+        r->stream_cut = false;
+        c->body_cb = stream_body;
+        copy_header(req, "Content-Type", ct, sizeof(ct), "application/octet-stream");
+        r->ops->stream_begin(r, ct);
+        return UINT64_MAX;
 }
 
 static void on_closed(HttpConn *c) {
@@ -439,6 +546,18 @@ static void on_closed(HttpConn *c) {
         if (r->waiting == c)
                 r->waiting = NULL;
         rapi__ext_conn_closed(r, c);
+        if (r->stream == c) {
+                /* The runtime's connection broke before the body ended (spec §3.3). */
+                r->stream = NULL;
+                if (r->stream_cut || r->state != RAPI_RUNNING)
+                        return;
+                RapiResult res = { .outcome = RAPI_OUT_TRUNCATED, .streamed = true };
+                res.body_bytes = r->stream_bytes;
+                snprintf(res.request_id, sizeof(res.request_id), "%s", r->event_id);
+                answered(r);
+                r->ops->result(r, &res);
+                return;
+        }
         if (!mi(r))
                 return;
         remove_waiter(r, c);
@@ -622,9 +741,15 @@ int rapi_deliver(Rapi *r, const RapiEvent *ev) {
         snprintf(r->event_nonce, sizeof(r->event_nonce), "%s",
                  ev->invocation_id ? ev->invocation_id : "");
         r->state = RAPI_RUNNING;
+        r->stream_max = ev->stream_max;
         render_event(c, ev);
         rapi__ext_invoke(r, ev);
         return 0;
+}
+
+void rapi_stream_pause(Rapi *r, bool pause) {
+        if (r->stream)
+                http_conn_pause(r->stream, pause);
 }
 
 void rapi_reset(Rapi *r) {
@@ -641,6 +766,7 @@ void rapi_reset(Rapi *r) {
         rapi__ext_reset(r);
         r->pending = NULL;
         rapi__tel_reset(r);
+        r->stream = NULL;
         if (!r->open)
                 return;
         LIST_FOREACH_SAFE(it, tmp, &r->server.conns) {
@@ -672,6 +798,7 @@ void rapi_close(Rapi *r, void (*cb)(Rapi *r)) {
         rapi__ext_reset(r);
         r->pending = NULL;
         rapi__tel_reset(r);
+        r->stream = NULL;
         r->event = NULL;
         if (!r->open) {
                 free_mi(r);

@@ -45,12 +45,14 @@ typedef struct RapiEvent {
         const char *cognito_identity; /* or NULL */
         const char *invocation_id;    /* per-delivery nonce */
         Slice payload;
+        uint64_t stream_max; /* most bytes a streamed /response may carry; 0: no cap */
 } RapiEvent;
 
 typedef enum RapiOutcome {
         RAPI_OUT_RESPONSE,  /* /response: body is the result */
         RAPI_OUT_ERROR,     /* /error: body is the runtime's error JSON */
-        RAPI_OUT_TOO_LARGE, /* /response over RAPI_MAX_RESPONSE: size in body_bytes */
+        RAPI_OUT_TOO_LARGE, /* /response over RAPI_MAX_RESPONSE (or a stream over its
+                             * stream_max): size in body_bytes */
         RAPI_OUT_BAD_MODE,  /* /response with a bad Lambda-Runtime-Function-Response-Mode */
         RAPI_OUT_TRUNCATED, /* the runtime's connection broke mid-body */
 } RapiOutcome;
@@ -58,10 +60,13 @@ typedef enum RapiOutcome {
 typedef struct RapiResult {
         RapiOutcome outcome;
         char request_id[64]; /* the event it answers */
+        bool streamed;       /* the body went out through ops->stream_data(); body is empty, unless
+                              * it is the error body of the trailers */
         Buf body;            /* taken over by the owner (buf_free it) */
         uint64_t body_bytes;
         char content_type[128];
-        char error_type[128]; /* sanitised as spec §1.5 (RAPI_OUT_ERROR) */
+        char error_type[128];         /* sanitised as spec §1.5 (RAPI_OUT_ERROR) */
+        char runtime_error_type[128]; /* as the runtime sent it, for the caller's ErrorCode */
 } RapiResult;
 
 typedef struct Rapi Rapi;
@@ -80,6 +85,12 @@ typedef struct RapiOps {
         void (*ready)(Rapi *r);
         /* The runtime answered the current event. @res is the owner's to consume. */
         void (*result)(Rapi *r, RapiResult *res);
+        /* A streamed /response began (spec §2.1): the body follows through stream_data(),
+         * then result() ends it. @content_type is borrowed. Optional: without it streamed
+         * responses are collected like buffered ones. */
+        void (*stream_begin)(Rapi *r, const char *content_type);
+        /* The next bytes of the streamed body (chunk boundaries mean nothing), borrowed. */
+        void (*stream_data)(Rapi *r, const char *data, size_t len);
         /* The runtime posted /init/error; @res->error_type and body are set. */
         void (*init_error)(Rapi *r, RapiResult *res);
         /* A connection was accepted: false closes it without an answer (a process that is
@@ -131,7 +142,11 @@ struct Rapi {
         char event_nonce[64];
         HttpConn *waiting;        /* the parked /next */
         const RapiEvent *pending; /* an event whose /next failed (a fault): the next /next */
-        char address[32];         /* "127.x.y.z:9001" */
+        HttpConn *stream;         /* the streaming /response whose body is arriving */
+        uint64_t stream_bytes;
+        uint64_t stream_max; /* the current event's */
+        bool stream_cut;     /* the cap was reached: the rest is read and dropped */
+        char address[32];    /* "127.x.y.z:9001" */
         bool open;
         void (*close_cb)(Rapi *r);
 
@@ -169,6 +184,9 @@ unsigned rapi_n_waiting(const Rapi *r);
  * without its answer. @late: it timed out, and a late answer gets 410 InvokeTimeout;
  * otherwise the id is forgotten (400 InvalidRequestID). */
 void rapi_release(Rapi *r, const char *request_id, bool late);
+/* rapi_stream_pause() - stops or resumes reading the streamed body (backpressure, the
+ * bandwidth rule); a no-op when no stream is arriving. */
+void rapi_stream_pause(Rapi *r, bool pause);
 /* rapi_reset() - the runtime was stopped: forget its state and connections (back to STARTED). */
 void rapi_reset(Rapi *r);
 /* rapi_close() - stops the listener; @cb runs once it and its connections are closed. */

@@ -247,6 +247,15 @@ struct Test {
         int rc[8]; /* per-test client return codes */
         Buf raw;   /* raw bytes where a test wants them */
         double elapsed_ms;
+
+        /* a body taken piece by piece (/sink) */
+        Buf sink;
+        unsigned sink_calls;
+        unsigned calls_at_resume;
+        int first_piece; /* set (atomically) when the first piece arrived */
+        HttpConn *paused;
+        char trailer[64], header_seen_as_trailer[8];
+        bool trailer_found_as_header;
 };
 
 static Test *ctx_new(void) {
@@ -274,6 +283,7 @@ static void ctx_free(Test *t) {
                 buf_free(&t->resp[i].body);
         }
         buf_free(&t->raw);
+        buf_free(&t->sink);
         free(t);
 }
 
@@ -281,9 +291,36 @@ static void copy_slice(char *out, size_t n, Slice s) {
         snprintf(out, n, "%.*s", (int) s.len, s.ptr);
 }
 
+static void resume_cb(uv_timer_t *h);
+
+/* /sink takes its body piece by piece; the first piece pauses reading for 30 ms. */
+static void sink_cb(HttpConn *c, const char *at, size_t len) {
+        Test *t = c->server->data;
+
+        buf_append(&t->sink, at, len);
+        if (t->sink_calls++ == 0) {
+                http_conn_pause(c, true);
+                t->paused = c;
+                __atomic_store_n(&t->first_piece, 1, __ATOMIC_SEQ_CST);
+                uv_timer_start(&t->later, resume_cb, 30, 0);
+        }
+}
+
+static void resume_cb(uv_timer_t *h) {
+        Test *t = h->data;
+
+        if (!t->paused)
+                return;
+        t->calls_at_resume = t->sink_calls;
+        http_conn_pause(t->paused, false);
+        t->paused = NULL;
+}
+
 static uint64_t op_body_limit(HttpConn *c, HttpRequest *req) {
         Test *t = c->server->data;
 
+        if (slice_eq(req->path, "/sink"))
+                c->body_cb = sink_cb;
         return t->body_limit;
 }
 
@@ -342,6 +379,13 @@ static void op_request(HttpConn *c, HttpRequest *req) {
                 if ((r->has_custom = http_header(req, "x-custom-header", &v)))
                         copy_slice(r->custom, sizeof(r->custom), v);
                 r->has_missing = http_header(req, "X-Missing", NULL);
+                if (slice_eq(req->path, "/sink")) {
+                        if (http_trailer(req, "x-trailer-a", &v))
+                                copy_slice(t->trailer, sizeof(t->trailer), v);
+                        t->trailer_found_as_header = http_header(req, "X-Trailer-A", NULL);
+                        snprintf(t->header_seen_as_trailer, sizeof(t->header_seen_as_trailer), "%s",
+                                 http_trailer(req, "Host", NULL) ? "yes" : "no");
+                }
                 buf_append(&r->body, req->body.data ? req->body.data : "", req->body.len);
                 r->body_bytes = req->body_bytes;
                 r->body_too_large = req->body_too_large;
@@ -371,6 +415,8 @@ static void op_closed(HttpConn *c) {
         Test *t = c->server->data;
 
         t->n_closed++;
+        if (t->paused == c)
+                t->paused = NULL;
         if (t->deferred == c)
                 t->deferred = NULL;
 }
@@ -606,6 +652,53 @@ static void test_chunked_body(void **state) {
         assert_body(&t->resp[0], "/c 11 hello world");
         assert_int_equal(t->resp[1].status, 413);
         assert_body(&t->resp[1], "/d 20 ");
+        ctx_free(t);
+}
+
+static void client_sink(Test *t) {
+        Client cl;
+
+        client_connect(&cl, t->port);
+        t->rc[0] = client_send_str(&cl, "POST /sink HTTP/1.1\r\nHost: h\r\n"
+                                        "Transfer-Encoding: chunked\r\n"
+                                        "Trailer: X-Trailer-A\r\n\r\n"
+                                        "5\r\nhello\r\n");
+        /* The rest is sent only once the server holds the first piece: the body reaches the
+         * handler as it arrives. */
+        double deadline = now_ms() + CLIENT_IO_S * 1000;
+        while (!__atomic_load_n(&t->first_piece, __ATOMIC_SEQ_CST) && now_ms() < deadline) {
+                struct timespec ts = { .tv_nsec = 1000000 };
+                nanosleep(&ts, NULL);
+        }
+        t->rc[1] = __atomic_load_n(&t->first_piece, __ATOMIC_SEQ_CST);
+        client_send_str(&cl, "6\r\n world\r\n0\r\nX-Trailer-A: the end\r\nX-Empty:\r\n\r\n");
+        read_resp(t, &cl);
+        /* The connection serves the next request. */
+        client_send_str(&cl, "GET /after HTTP/1.1\r\nHost: h\r\n\r\n");
+        read_resp(t, &cl);
+        client_close(&cl);
+}
+
+static void test_body_pieces_and_trailers(void **state) {
+        Test *t = ctx_new();
+
+        t->body_limit = 4; /* a body taken piece by piece has no limit here */
+        run(t, client_sink);
+        assert_int_equal(t->rc[1], 1);
+        assert_int_equal(t->sink.len, 11);
+        assert_memory_equal(t->sink.data, "hello world", 11);
+        /* Paused after the first piece: nothing more came until resumed. */
+        assert_int_equal(t->calls_at_resume, 1);
+        assert_int_equal(t->sink_calls, 2);
+        assert_int_equal(t->n_req, 2);
+        assert_int_equal(t->rec[0].body_bytes, 11);
+        assert_int_equal(t->rec[0].body.len, 0);
+        assert_string_equal(t->trailer, "the end");
+        assert_true(t->trailer_found_as_header); /* trailers are fields too */
+        assert_string_equal(t->header_seen_as_trailer, "no");
+        assert_int_equal(t->n_resp, 2);
+        assert_body(&t->resp[0], "/sink 11 ");
+        assert_body(&t->resp[1], "/after 0 ");
         ctx_free(t);
 }
 
@@ -1038,6 +1131,7 @@ int main(void) {
                 cmocka_unit_test(test_simple_get),
                 cmocka_unit_test(test_content_length_body),
                 cmocka_unit_test(test_chunked_body),
+                cmocka_unit_test(test_body_pieces_and_trailers),
                 cmocka_unit_test(test_too_many_headers),
                 cmocka_unit_test(test_header_bytes_limit),
                 cmocka_unit_test(test_body_over_limit_discarded),

@@ -254,6 +254,11 @@ struct Test {
         Result init_err;
         unsigned n_init_errors;
 
+        /* streamed bodies, as the owner got them */
+        Buf streamed;
+        unsigned n_stream_begins;
+        char stream_ct[128];
+
         /* what the runtime read */
         /* Managed Instances mode */
         unsigned concurrency;
@@ -286,6 +291,7 @@ static void ctx_free(Test *t) {
         for (unsigned i = 0; i < MAX_RESULTS; i++)
                 buf_free(&t->results[i].body);
         buf_free(&t->init_err.body);
+        buf_free(&t->streamed);
         for (unsigned i = 0; i < MAX_RESPS; i++) {
                 buf_free(&t->resp[i].head);
                 buf_free(&t->resp[i].body);
@@ -341,9 +347,25 @@ static void op_init_error(Rapi *r, RapiResult *res) {
         t->n_init_errors++;
 }
 
+static void op_stream_begin(Rapi *r, const char *content_type) {
+        Test *t = r->data;
+
+        t->n_stream_begins++;
+        snprintf(t->stream_ct, sizeof(t->stream_ct), "%s", content_type);
+        buf_append(&t->streamed, "|", 1); /* marks where each stream begins */
+}
+
+static void op_stream_data(Rapi *r, const char *data, size_t len) {
+        Test *t = r->data;
+
+        buf_append(&t->streamed, data, len);
+}
+
 static const RapiOps test_ops = {
         .ready = op_ready,
         .result = op_result,
+        .stream_begin = op_stream_begin,
+        .stream_data = op_stream_data,
         .init_error = op_init_error,
 };
 
@@ -749,6 +771,84 @@ static void test_response_too_large(void **state) {
         ctx_free(t);
 }
 
+/* Sends raw bytes and reads one answer into the next t->resp. */
+static void call_raw(Test *t, Client *cl, const char *raw) {
+        if (client_send(cl, raw, strlen(raw)) == 0 && t->n_resp < MAX_RESPS &&
+            client_read_response(cl, &t->resp[t->n_resp]) == 0)
+                t->n_resp++;
+}
+
+#define STREAM_HEAD(id)                                                                      \
+        "POST " P "/invocation/" id "/response HTTP/1.1\r\nHost: rapi\r\n"                   \
+        "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n" \
+        "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n"
+
+static void runtime_streams(Test *t, Client *cl) {
+        /* 0: event 1; 1: a streamed answer, chunk boundaries not kept */
+        call(t, cl, "GET", P "/invocation/next", NULL, NULL);
+        call_raw(t, cl,
+                 STREAM_HEAD(ID1) "Content-Type: text/plain\r\n\r\n"
+                                  "2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n");
+        /* 2: event 2; 3: a stream that fails: the error in the trailers, base64 of
+         * {"errorMessage":"bad","errorType":"Oops"}; 4: the stream is over */
+        call(t, cl, "GET", P "/invocation/next", NULL, NULL);
+        call_raw(t, cl,
+                 STREAM_HEAD(
+                         ID2) "\r\n3\r\nxyz\r\n0\r\n"
+                              "Lambda-Runtime-Function-Error-Type: Oops\r\n"
+                              "Lambda-Runtime-Function-Error-Body: "
+                              "eyJlcnJvck1lc3NhZ2UiOiJiYWQiLCJlcnJvclR5cGUiOiJPb3BzIn0=\r\n\r\n");
+        call(t, cl, "POST", P "/invocation/" ID2 "/response", NULL, "late");
+        /* 5: event 3, capped at 4 bytes; 6: 7 bytes: cut at 4, the runtime gets 413 */
+        call(t, cl, "GET", P "/invocation/next", NULL, NULL);
+        call_raw(t, cl, STREAM_HEAD(ID3) "\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
+        /* 7: event 4; then a stream whose connection breaks mid-body */
+        call(t, cl, "GET", P "/invocation/next", NULL, NULL);
+        const char partial[] = STREAM_HEAD(ID4) "\r\n4\r\npart\r\n";
+        client_send(cl, partial, sizeof(partial) - 1);
+        shutdown(cl->fd, SHUT_WR);
+        /* EOF comes once lemu has closed its side, after it told its owner. */
+        t->rc[0] = (int) client_fill(cl);
+}
+
+static void test_streamed_responses(void **state) {
+        Test *t = ctx_new();
+
+        setup_events(t);
+        t->events[2].stream_max = 4;
+        run(t, runtime_streams);
+        assert_int_equal(t->n_resp, 8);
+        assert_resp(t, 1, 202, ACCEPTED);
+        assert_resp(t, 3, 202, ACCEPTED);
+        assert_resp(t, 4, 403, transition("RuntimeResponseSentState", "InvocationResponse"));
+        assert_resp(t, 6, 413,
+                    "{\"errorMessage\":\"Exceeded maximum allowed payload size (4 bytes).\","
+                    "\"errorType\":\"RequestEntityTooLarge\"}\n");
+        assert_int_equal(t->rc[0], 0);
+        assert_int_equal(t->n_stream_begins, 4);
+        assert_string_equal(t->streamed.data, "|abcde|xyz|abcd|part");
+        assert_int_equal(t->n_results, 4);
+        /* 1: the body went through stream_data(), not into the result */
+        assert_int_equal(t->results[0].outcome, RAPI_OUT_RESPONSE);
+        assert_int_equal(t->results[0].body.len, 0);
+        assert_int_equal(t->results[0].body_bytes, 5);
+        assert_string_equal(t->results[0].content_type, "text/plain");
+        /* 2: the trailers: the type sanitised, the body decoded */
+        assert_int_equal(t->results[1].outcome, RAPI_OUT_ERROR);
+        assert_string_equal(t->results[1].error_type, "Runtime.Unknown");
+        assert_int_equal(t->results[1].body.len, 41);
+        assert_memory_equal(t->results[1].body.data,
+                            "{\"errorMessage\":\"bad\",\"errorType\":\"Oops\"}", 41);
+        assert_int_equal(t->results[1].state_after, RAPI_RESPONDED);
+        /* 3: cut at the cap as soon as it was passed */
+        assert_int_equal(t->results[2].outcome, RAPI_OUT_TOO_LARGE);
+        assert_int_equal(t->results[2].body_bytes, 7);
+        /* 4: the broken connection */
+        assert_int_equal(t->results[3].outcome, RAPI_OUT_TRUNCATED);
+        assert_int_equal(t->results[3].body_bytes, 4);
+        ctx_free(t);
+}
+
 /* A second poller replaces the first (one runtime, one /next at a time). */
 static void runtime_two_pollers(Test *t, Client *cl) {
         Client other;
@@ -924,6 +1024,7 @@ int main(void) {
                 cmocka_unit_test(test_lifecycle),
                 cmocka_unit_test(test_init_error),
                 cmocka_unit_test(test_response_too_large),
+                cmocka_unit_test(test_streamed_responses),
                 cmocka_unit_test(test_second_poller),
                 cmocka_unit_test(test_managed_instances),
         };
