@@ -121,11 +121,8 @@ class ManagedInstancesTest(unittest.TestCase):
             time.sleep(0.05)
         with open("/proc/%d/stat" % first["pid"]) as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
-        # Stopped would be T (SIGSTOP) or a cgroup freeze's D; running, sleeping or idle
-        # (I) are what a live worker shows.
-        self.assertNotIn(state, ("T", "t", "D"), "a worker is stopped (state %s)" % state)
-        with open("/proc/%d/status" % first["pid"]) as f:
-            self.assertNotIn("frozen", f.read().lower())
+        # SIGSTOP shows as T; running, sleeping or idle (I) are what a live worker shows.
+        self.assertNotIn(state, ("T", "t"), "a worker is stopped (state %s)" % state)
 
     # ---- timeouts --------------------------------------------------------------------------
 
