@@ -454,6 +454,10 @@ static bool resolve(Rapi *r, const char *host, int port, TelSub *s) {
         if (colon)
                 *colon = '\0';
         const char *ip = own;
+        /* The environment's own network namespace (network: none): its loopback is out of
+         * the daemon's reach, and the host's 127.0.0.1 is someone else's. */
+        if (strcmp(own, "127.0.0.1") == 0)
+                return false;
         if (strcmp(host, "sandbox.localdomain") != 0 && strcmp(host, "sandbox") != 0 &&
             strcmp(host, "localhost") != 0 && strcmp(host, "0.0.0.0") != 0) {
                 struct in_addr a;
@@ -482,7 +486,10 @@ static bool parse_destination(Rapi *r, cJSON *d, TelSub *s, char *msg, size_t n)
                 }
                 s->proto_tcp = true;
                 snprintf(s->host, sizeof(s->host), "sandbox.localdomain");
-                return resolve(r, "sandbox.localdomain", p->valueint, s);
+                if (resolve(r, "sandbox.localdomain", p->valueint, s))
+                        return true;
+                snprintf(msg, n, "lemu delivers no telemetry with sandbox.network none");
+                return false;
         }
         const char *uri = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "URI"));
         if (strcmp(proto, "HTTP") != 0 || !uri || strncmp(uri, "http://", 7) != 0) {
@@ -522,7 +529,8 @@ static bool parse_destination(Rapi *r, cJSON *d, TelSub *s, char *msg, size_t n)
         if (!resolve(r, host, port, s)) {
                 snprintf(msg, n,
                          "destination.URI must name the sandbox (sandbox.localdomain) or a "
-                         "loopback address");
+                         "loopback address; lemu delivers no telemetry with sandbox.network "
+                         "none");
                 return false;
         }
         return true;
