@@ -934,6 +934,8 @@ static bool start_fill(ExecEnv *env, Invocation *inv, int i) {
         return true;
 }
 
+static bool lower_nofile(ExecEnv *env, Invocation *inv, int i);
+
 bool fault_hold(ExecEnv *env, Invocation *inv) {
         int i;
 
@@ -957,6 +959,10 @@ bool fault_hold(ExecEnv *env, Invocation *inv) {
                 return true;
         }
         if ((i = armed(inv, FAULT_TMP_FULL, -1)) >= 0 && start_fill(env, inv, i)) {
+                inv->armed->hold_clock = true;
+                return true;
+        }
+        if ((i = armed(inv, FAULT_NOFILE_LIMIT, -1)) >= 0 && lower_nofile(env, inv, i)) {
                 inv->armed->hold_clock = true;
                 return true;
         }
@@ -984,38 +990,183 @@ static int count_fds(pid_t pid) {
         return n;
 }
 
-static void lower_nofile(ExecEnv *env, Invocation *inv, int i) {
-        pid_t pid = env->runtime_pid;
-        struct rlimit old, lim;
-        char detail[160];
-        int n = pid > 0 ? count_fds(pid) : -ESRCH;
+/* The open-file limits of @pid from /proc/PID/limits, which anyone may read. */
+static int read_nofile(pid_t pid, uint64_t *ret_soft, uint64_t *ret_hard) {
+        char path[64], line[256];
+        unsigned long long soft, hard;
+        int r = -ENOENT;
 
-        if (n < 0 || prlimit(pid, RLIMIT_NOFILE, NULL, &old) < 0) {
-                snprintf(detail, sizeof(detail),
-                         "lemu: fault nofile_limit not fired: cannot read the runtime's "
-                         "descriptors: %s",
-                         strerror(n < 0 ? -n : errno));
-                inv->armed->fired |= 1u << i;
-                logs_platform_note(&env->emu->logs, env, inv, detail);
-                return;
-        }
-        lim = old;
-        lim.rlim_cur = (rlim_t) n + inv->armed->v[i]->n;
-        if (lim.rlim_cur > old.rlim_cur)
-                lim.rlim_cur = old.rlim_cur;
-        if (prlimit(pid, RLIMIT_NOFILE, &lim, NULL) < 0) {
-                snprintf(detail, sizeof(detail), "lemu: fault nofile_limit not fired: prlimit: %s",
-                         strerror(errno));
-                inv->armed->fired |= 1u << i;
-                logs_platform_note(&env->emu->logs, env, inv, detail);
-                return;
-        }
+        snprintf(path, sizeof(path), "/proc/%d/limits", (int) pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, "Max open files", 14) == 0 &&
+                    sscanf(line + 14, "%llu %llu", &soft, &hard) == 2) {
+                        *ret_soft = soft;
+                        *ret_hard = hard;
+                        r = 0;
+                }
+        fclose(f);
+        return r;
+}
+
+/*
+ * prlimit(2) on another user's process needs CAP_SYS_RESOURCE. Without it (a container
+ * that drops it), the limit is set by util-linux's prlimit run as the function's own user,
+ * which the kernel lets change its own processes' limits below their hard limit.
+ */
+typedef struct PrlimitRun {
+        uv_process_t proc;
+        Function *fn;
+        unsigned env_id;
+        char request_id[37];
+        bool hold; /* the event waits for it */
+        int fault; /* the armed fault it fires */
+        pid_t pid;
+        uint64_t limit, old;
+        int open;
+} PrlimitRun;
+
+static void prlimit_closed(uv_handle_t *h) {
+        free(h->data);
+}
+
+static void nofile_set(ExecEnv *env, Invocation *inv, int i, pid_t pid, uint64_t limit,
+                       uint64_t old, int open) {
+        char detail[160];
+
         inv->armed->nofile_set = true;
         inv->armed->nofile_pid = pid;
-        inv->armed->nofile_cur = old.rlim_cur;
+        inv->armed->nofile_cur = old;
         snprintf(detail, sizeof(detail), "the runtime's open-file limit is %llu (%d open)",
-                 (unsigned long long) lim.rlim_cur, n);
+                 (unsigned long long) limit, open);
         fire(inv, env, i, detail);
+}
+
+static void nofile_failed(ExecEnv *env, Invocation *inv, int i, const char *why) {
+        char text[256];
+
+        inv->armed->fired |= 1u << i;
+        snprintf(text, sizeof(text), "lemu: fault nofile_limit not fired: %s", why);
+        logs_platform_note(&env->emu->logs, env, inv, text);
+}
+
+static void prlimit_exited(uv_process_t *p, int64_t status, int sig) {
+        PrlimitRun *run = p->data;
+        ExecEnv *env = run->hold ? find_env(run->fn, run->env_id) : NULL;
+        Invocation *inv = env ? env->inv : NULL;
+
+        if (inv && inv->armed && env->state == ENV_IDLE &&
+            strcmp(inv->request_id, run->request_id) == 0) {
+                if (status == 0 && sig == 0) {
+                        nofile_set(env, inv, run->fault, run->pid, run->limit, run->old, run->open);
+                } else {
+                        char why[96];
+                        snprintf(why, sizeof(why), "prlimit exited with status %d, signal %d",
+                                 (int) status, sig);
+                        nofile_failed(env, inv, run->fault, why);
+                }
+                env_deliver(env);
+        }
+        uv_close((uv_handle_t *) p, prlimit_closed);
+}
+
+/* Starts prlimit as the function's user; @run is taken over. Return: 0 or a negative errno. */
+static int spawn_prlimit(Function *fn, PrlimitRun *run, uint64_t soft, uint64_t hard) {
+        char pid[24], lim[64];
+        const char *prog = access("/usr/bin/prlimit", X_OK) == 0 ? "/usr/bin/prlimit" : "prlimit";
+        char *args[] = { (char *) prog, (char *) "--pid", pid, lim, NULL };
+        uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE },
+                                          { .flags = UV_IGNORE },
+                                          { .flags = UV_IGNORE } };
+        uv_process_options_t o = {
+                .file = prog,
+                .args = args,
+                .exit_cb = prlimit_exited,
+                .stdio_count = 3,
+                .stdio = stdio,
+                .flags = UV_PROCESS_SETUID | UV_PROCESS_SETGID,
+                .uid = fn->iso.uid,
+                .gid = fn->iso.gid,
+        };
+
+        snprintf(pid, sizeof(pid), "%d", (int) run->pid);
+        snprintf(lim, sizeof(lim), "--nofile=%llu:%llu", (unsigned long long) soft,
+                 (unsigned long long) hard);
+        run->fn = fn;
+        run->proc.data = run;
+        int r = uv_spawn(fn->emu->loop, &run->proc, &o);
+        if (r < 0) {
+                uv_close((uv_handle_t *) &run->proc, prlimit_closed);
+                return r;
+        }
+        return 0;
+}
+
+/* Sets @pid's soft limit. Return: 0 done (@run freed), 1 prlimit runs (@run taken over),
+ * or a negative errno (@run freed). */
+static int set_nofile(Function *fn, pid_t pid, uint64_t soft, uint64_t hard, PrlimitRun *run) {
+        struct rlimit lim = { .rlim_cur = (rlim_t) soft, .rlim_max = (rlim_t) hard };
+
+        if (prlimit(pid, RLIMIT_NOFILE, &lim, NULL) == 0) {
+                free(run);
+                return 0;
+        }
+        if (errno != EPERM || fn->iso.uid == (uid_t) -1) {
+                int e = -errno;
+                free(run);
+                return e;
+        }
+        run->pid = pid;
+        int r = spawn_prlimit(fn, run, soft, hard);
+        return r < 0 ? r : 1;
+}
+
+/* nofile_limit: true when the event waits for prlimit. */
+static bool lower_nofile(ExecEnv *env, Invocation *inv, int i) {
+        pid_t pid = env->runtime_pid;
+        uint64_t soft, hard;
+        char why[160];
+        int n = pid > 0 ? count_fds(pid) : -ESRCH;
+        int r = n < 0 ? n : read_nofile(pid, &soft, &hard);
+
+        if (r < 0) {
+                snprintf(why, sizeof(why), "cannot read the runtime's descriptors: %s",
+                         strerror(-r));
+                nofile_failed(env, inv, i, why);
+                return false;
+        }
+        uint64_t limit = MIN((uint64_t) n + inv->armed->v[i]->n, soft);
+        PrlimitRun *run = xcalloc(1, sizeof(*run));
+        run->env_id = env->id;
+        memcpy(run->request_id, inv->request_id, sizeof(run->request_id));
+        run->hold = true;
+        run->fault = i;
+        run->limit = limit;
+        run->old = soft;
+        run->open = n;
+        r = set_nofile(env->fn, pid, limit, hard, run);
+        if (r == 0) {
+                nofile_set(env, inv, i, pid, limit, soft, n);
+                return false;
+        }
+        if (r < 0) {
+                snprintf(why, sizeof(why), "prlimit: %s", strerror(-r));
+                nofile_failed(env, inv, i, why);
+                return false;
+        }
+        return true;
+}
+
+static void restore_nofile(Function *fn, FaultArmed *a) {
+        uint64_t soft, hard;
+
+        if (read_nofile(a->nofile_pid, &soft, &hard) == 0) {
+                PrlimitRun *run = xcalloc(1, sizeof(*run));
+                (void) set_nofile(fn, a->nofile_pid, a->nofile_cur, hard, run);
+        }
+        a->nofile_set = false;
 }
 
 void fault_event(ExecEnv *env, Invocation *inv) {
@@ -1031,8 +1182,6 @@ void fault_event(ExecEnv *env, Invocation *inv) {
                 fire(inv, env, i, detail);
                 inv->event.deadline_ms += llround(f->ms);
         }
-        if ((i = armed(inv, FAULT_NOFILE_LIMIT, -1)) >= 0)
-                lower_nofile(env, inv, i);
 }
 
 static void invoke_crash_cb(uv_timer_t *t) {
@@ -1196,14 +1345,8 @@ void fault_detach(ExecEnv *env, Invocation *inv) {
                 a->crash_timer = false;
                 uv_timer_stop(&env->fault_timer);
         }
-        if (a->nofile_set) {
-                struct rlimit lim;
-                if (prlimit(a->nofile_pid, RLIMIT_NOFILE, NULL, &lim) == 0) {
-                        lim.rlim_cur = a->nofile_cur;
-                        (void) prlimit(a->nofile_pid, RLIMIT_NOFILE, &lim, NULL);
-                }
-                a->nofile_set = false;
-        }
+        if (a->nofile_set)
+                restore_nofile(env->fn, a);
         if (a->fill_fd >= 0) {
                 close(a->fill_fd); /* /tmp has its space back */
                 a->fill_fd = -1;

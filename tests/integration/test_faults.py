@@ -564,6 +564,23 @@ class FaultsTest(unittest.TestCase):
         status, headers, body = self.invoke(l, {"mode": "write_tmp"})
         self.assertEqual(json.loads(body), {"written": True})
 
+    def test_nofile_limit(self):
+        l = self.start(fixture="python-faults", timeout_s=3)
+        self.invoke(l)
+        fid = self.add(l, {"action": "nofile_limit", "n": 5, "times": 2})
+        status, headers, body = self.invoke(l, {"mode": "open_files", "handle": True})
+        self.assertEqual(json.loads(body), {"opened": 5})
+        rec = self.record(l, headers["x-amzn-requestid"])
+        self.fault_entry(rec, fid, "nofile_limit", "invoke")
+        self.assertRegex(rec["log"], r"the runtime's open-file limit is \d+ \(\d+ open\)")
+        status, headers, body = self.invoke(l, {"mode": "open_files"})
+        self.assertEqual(self.error_of(headers, body),
+                         {"errorType": "OSError",
+                          "errorMessage": "[Errno 24] Too many open files: '/dev/null'"})
+        # The limit is put back after the invocation.
+        status, headers, body = self.invoke(l, {"mode": "open_files", "handle": True})
+        self.assertGreater(json.loads(body)["opened"], 900)
+
     # ---- determinism ---------------------------------------------------------------------
 
     def fired_at(self, seed):
