@@ -301,7 +301,7 @@ class StreamingTest(unittest.TestCase):
             if etype == b"PayloadChunk":
                 got += tlen - hlen - 16
             off += tlen
-        self.assertEqual(got, total)
+        self.assertEqual(got, total, bytes(stream[off - 300:off]))
         self.assertEqual(types[-1], b"InvokeComplete")
         self.assertEqual(types.count(b"InvokeComplete"), 1)
 
