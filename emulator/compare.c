@@ -617,8 +617,19 @@ static bool rx_match(const regex_t *rx, const JNode *v) {
         const char *s = v->type == J_STR ? v->u.str : v->raw;
         size_t n = v->type == J_STR ? v->n : v->raw_len;
         regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t) n };
+        /* A number's text points into the document, unterminated: REG_STARTEND bounds glibc's
+         * matcher, but not every regexec() (sanitizer interceptors read to a NUL), so match a
+         * terminated copy. */
+        char small[128];
+        char *t = n < sizeof(small) ? small : xmalloc(n + 1);
 
-        return regexec(rx, s ? s : "", 1, &m, REG_STARTEND) == 0;
+        if (n)
+                memcpy(t, s, n);
+        t[n] = '\0';
+        bool ok = regexec(rx, t, 1, &m, REG_STARTEND) == 0;
+        if (t != small)
+                free(t);
+        return ok;
 }
 
 static bool values_match(const Ctx *c, const JNode *a, const JNode *b) {

@@ -23,9 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (r < 0 && !err[0])
                 abort(); /* an error must say why */
         if (r == 0) {
-                Config c;
+                Config c; /* scn_build_config() initialises it, and it is then freed */
                 char cerr[1024];
-                cfg_init(&c);
                 if (scn_build_config(&s, &c, NULL, cerr, sizeof(cerr)) == 0)
                         (void) scn_bind(&s, &c, cerr, sizeof(cerr));
                 cfg_deinit(&c);
