@@ -31,12 +31,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 while (line < sep && n_paths + n_values < MAX_RULES) {
                         const char *nl = memchr(line, '\n', (size_t) (sep - line));
                         size_t len = (size_t) ((nl ? nl : sep) - line);
-                        char *text = strndup(line, len);
+                        /* A rule is text: a line with a NUL in it is skipped. */
+                        char *text = memchr(line, '\0', len) ? NULL : strndup(line, len);
+                        if (!text) {
+                                line = nl ? nl + 1 : sep;
+                                continue;
+                        }
                         if (len > 2 && memcmp(text, "p:", 2) == 0) {
                                 char why[128];
                                 if (compare_path_check(text + 2, why, sizeof(why)) == 0)
                                         paths[n_paths++] = strdup(text + 2);
-                        } else if (len > 2 && memcmp(text, "v:", 2) == 0 && !memchr(line, 0, len)) {
+                        } else if (len > 2 && memcmp(text, "v:", 2) == 0) {
                                 if (regcomp(&values[n_values], text + 2,
                                             REG_EXTENDED | REG_NOSUB) == 0)
                                         n_values++;

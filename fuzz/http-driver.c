@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,17 @@ static int connect_to(const char *host, int port) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         uv_ip4_addr(host ? host : "127.0.0.1", port, &sa);
-        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+        int r = fd < 0 ? -1 : connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+        if (r < 0 && errno == EINTR) {
+                /* libFuzzer's timer signal: the connection goes on; wait for its outcome. */
+                struct pollfd p = { .fd = fd, .events = POLLOUT };
+                int err = 0;
+                socklen_t el = sizeof(err);
+                while (poll(&p, 1, -1) < 0 && errno == EINTR)
+                        ;
+                r = getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0 ? 0 : -1;
+        }
+        if (r < 0) {
                 perror("fuzz driver: connect");
                 abort();
         }
