@@ -414,7 +414,9 @@ static int on_body(llhttp_t *p, const char *at, size_t len) {
 static int on_chunk_header(llhttp_t *p) {
         HttpConn *c = parser_conn(p);
         HttpRequest *r = &c->req;
-        uint64_t most = c->body_limit + c->server->limits.discard_max;
+        uint64_t discard = c->server->limits.discard_max;
+        /* Saturating: a body taken piece by piece has no limit (UINT64_MAX). */
+        uint64_t most = c->body_limit > UINT64_MAX - discard ? UINT64_MAX : c->body_limit + discard;
 
         if (p->content_length > most || r->body_bytes > most - p->content_length) {
                 r->body_too_large = true;
