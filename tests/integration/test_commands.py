@@ -428,6 +428,13 @@ class SignalTest(CommandTest):
 
 class RieTest(CommandTest):
     def start_rie(self, bootstrap, env):
+        # The drop-in takes RIE's flags only and, as root, runs the function as the sandbox
+        # user: give it a copy of the code that user can read, as a container image would.
+        code = os.path.join(self.tmp, "task")
+        os.mkdir(code)
+        os.chmod(code, 0o755)
+        shutil.copy2(bootstrap, os.path.join(code, "bootstrap"))
+        bootstrap = os.path.join(code, "bootstrap")
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
