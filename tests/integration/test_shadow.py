@@ -30,7 +30,8 @@ FIXTURES = ("go-leaks", "python-leaks")
 
 
 def clean_env():
-    return {k: v for k, v in os.environ.items() if not k.startswith("LEMU_")}
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("LEMU_") or k == "LEMU_SANDBOX_USER"}
 
 
 class ShadowTest(unittest.TestCase):
