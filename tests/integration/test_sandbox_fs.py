@@ -149,6 +149,10 @@ class Base(unittest.TestCase):
         f = {"bootstrap": os.path.join(code, "bootstrap"), "timeout_s": 60,
              "memory_mb": 1769, "sandbox": {"cpu": "off"}}
         f.update(fn)
+        if "--sandbox-user" not in args:
+            # The probe's code is world-readable: the sandbox user applies even where the
+            # harness chose `keep` for a checkout out of that user's reach.
+            args = ("--sandbox-user", "auto") + args
         l = harness.Lemu(*args, config={"functions": {"function": f}}, env=env)
         self.lemus.append(l)
         self.prepare(l)
