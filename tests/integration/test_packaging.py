@@ -93,9 +93,16 @@ class Install(unittest.TestCase):
         env = dict(os.environ)
         env.pop("LEMU_LAUNCHER", None)
         env["AWS_LAMBDA_FUNCTION_NAME"] = "orders"
+        # RIE's flags only: as root its function runs as the sandbox user, so the code goes
+        # where that user can read it, as in a container image.
+        code = tempfile.mkdtemp(prefix="lemu-rie-")
+        self.addCleanup(shutil.rmtree, code, True)
+        os.chmod(code, 0o755)
+        bootstrap = os.path.join(code, "bootstrap")
+        shutil.copy2(harness.fixture("c-echo"), bootstrap)
         proc = subprocess.Popen([find("/bin/aws-lambda-rie"),
                                  "--runtime-interface-emulator-address", "127.0.0.1:0",
-                                 harness.fixture("c-echo")], stdout=subprocess.PIPE,
+                                 bootstrap], stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, env=env)
         self.addCleanup(proc.wait, 15)
         self.addCleanup(proc.terminate)
