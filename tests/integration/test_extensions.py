@@ -209,13 +209,21 @@ class ExtensionsTest(unittest.TestCase):
                 self.assertEqual(json.loads(body)["errorType"], etype)
                 l.wait_log("Phase: invoke\tStatus: error\tError Type: %s" % etype)
 
+    @staticmethod
+    def beside(d, name):
+        """A copy of fixture @name in the function's own folder @d: the function sees that
+        one wherever the checkout is (a checkout under /tmp is hidden by its private /tmp)."""
+        path = os.path.join(d, name)
+        shutil.copy2(harness.fixture(name), path)
+        return path
+
     def test_internal_extension(self):
         """An extension registered from the runtime's process (a name that is no file in
         extensions_dir) gets INVOKE; it may not subscribe to SHUTDOWN."""
         d = self.tmpdir()
         boot = os.path.join(d, "bootstrap")
         with open(boot, "w") as f:
-            f.write(INTERNAL_BOOTSTRAP % {"echo": harness.fixture("sh-echo")})
+            f.write(INTERNAL_BOOTSTRAP % {"echo": self.beside(d, "sh-echo")})
         os.chmod(boot, 0o755)
         l = self.lemu(self.ext_dir(("c-ext", c_ext_path())), runtime=boot)
         h, _ = self.invoke(l, {"n": 1})
@@ -256,7 +264,7 @@ class ExtensionsTest(unittest.TestCase):
         d = self.tmpdir()
         boot = os.path.join(d, "bootstrap")
         with open(boot, "w") as f:
-            f.write("#!/bin/sh\necho fn-init-line\nexec %s\n" % harness.fixture("c-echo"))
+            f.write("#!/bin/sh\necho fn-init-line\nexec %s\n" % self.beside(d, "c-echo"))
         os.chmod(boot, 0o755)
         l = self.lemu(self.ext_dir(("c-ext", c_ext_path()), ("sh-ext", sh_ext_path())),
                       runtime=boot, environment={"C_EXT_MODE": "telemetry"})
