@@ -53,6 +53,15 @@ if os.geteuid() == 0 and FIXTURES_BUILD and not _others_can_reach(FIXTURES_BUILD
     os.environ.setdefault("LEMU_SANDBOX_USER", "keep")
 
 
+def clean_env(extra=None):
+    """The test's environment without LEMU_* settings (they would change a config under
+    test), but with the sandbox user chosen above for a checkout out of that user's reach."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("LEMU_") or k == "LEMU_SANDBOX_USER"}
+    env.update(extra or {})
+    return env
+
+
 def fixture(name):
     """Path of a fixture bootstrap: compiled ones in the build tree, scripts in the source."""
     for base in (FIXTURES_BUILD, FIXTURES_SRC):

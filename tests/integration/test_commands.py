@@ -25,13 +25,7 @@ UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 INVOKE = "/2015-03-31/functions/%s/invocations"
 
 
-def clean_env(extra=None):
-    """The test's environment without LEMU_* settings (they would change the config), but
-    the sandbox user the harness chose for a checkout out of that user's reach."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("LEMU_") or k == "LEMU_SANDBOX_USER"}
-    env.update(extra or {})
-    return env
+clean_env = harness.clean_env
 
 
 class CommandTest(unittest.TestCase):

@@ -24,13 +24,7 @@ LEMU = harness.LEMU
 SCENARIOS = os.path.join(harness.FIXTURES_SRC, "scenarios")
 
 
-def clean_env(extra=None):
-    """The test's environment without LEMU_* settings (they would change the config), but
-    the sandbox user the harness chose for a checkout out of that user's reach."""
-    env = {k: v for k, v in os.environ.items()
-            if not k.startswith("LEMU_") or k == "LEMU_SANDBOX_USER"}
-    env.update(extra or {})
-    return env
+clean_env = harness.clean_env
 
 
 class ScenarioTest(unittest.TestCase):

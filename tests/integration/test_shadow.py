@@ -29,9 +29,7 @@ BUGS = {
 FIXTURES = ("go-leaks", "python-leaks")
 
 
-def clean_env():
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("LEMU_") or k == "LEMU_SANDBOX_USER"}
+clean_env = harness.clean_env
 
 
 class ShadowTest(unittest.TestCase):
