@@ -209,6 +209,8 @@ struct ExecEnv {
         const char *ext_reason;    /* SHUTDOWN's reason for the next kill, or NULL: derived */
         uv_timer_t fault_timer;    /* an injected fault's hold, crash or oom (faults.c) */
         bool fault_memory_lowered; /* the oom fault lowered memory.max (v2) */
+        bool nofile_restoring;     /* prlimit puts the runtime's open-file limit back */
+        bool nofile_waiting;       /* ... and the next event waits for it */
 };
 
 /* What the sandbox does for a function's files on this host (isolation.c), set at start. */

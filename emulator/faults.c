@@ -939,6 +939,10 @@ static bool lower_nofile(ExecEnv *env, Invocation *inv, int i);
 bool fault_hold(ExecEnv *env, Invocation *inv) {
         int i;
 
+        if (env->nofile_restoring) {
+                env->nofile_waiting = true; /* restore_done() delivers it */
+                return true;
+        }
         if (!inv->armed || inv->attempt != 1)
                 return false;
         if (!inv->cold && (i = armed(inv, FAULT_LONG_FREEZE, -1)) >= 0) {
@@ -1021,7 +1025,8 @@ typedef struct PrlimitRun {
         Function *fn;
         unsigned env_id;
         char request_id[37];
-        bool hold; /* the event waits for it */
+        bool hold;    /* the event waits for it */
+        bool restore; /* it puts the old limit back */
         int fault; /* the armed fault it fires */
         pid_t pid;
         uint64_t limit, old;
@@ -1052,8 +1057,28 @@ static void nofile_failed(ExecEnv *env, Invocation *inv, int i, const char *why)
         logs_platform_note(&env->emu->logs, env, inv, text);
 }
 
+/* The limit is back: an event that waited for it goes. */
+static void restore_done(PrlimitRun *run) {
+        ExecEnv *env = find_env(run->fn, run->env_id);
+
+        if (!env)
+                return;
+        env->nofile_restoring = false;
+        if (env->nofile_waiting) {
+                env->nofile_waiting = false;
+                if (env->state == ENV_IDLE && env->inv && !env->inv->event.request_id)
+                        env_deliver(env);
+        }
+}
+
 static void prlimit_exited(uv_process_t *p, int64_t status, int sig) {
         PrlimitRun *run = p->data;
+
+        if (run->restore) {
+                restore_done(run);
+                uv_close((uv_handle_t *) p, prlimit_closed);
+                return;
+        }
         ExecEnv *env = run->hold ? find_env(run->fn, run->env_id) : NULL;
         Invocation *inv = env ? env->inv : NULL;
 
@@ -1159,12 +1184,17 @@ static bool lower_nofile(ExecEnv *env, Invocation *inv, int i) {
         return true;
 }
 
-static void restore_nofile(Function *fn, FaultArmed *a) {
+/* When prlimit has to run, the environment's next event waits for it (fault_hold()): an
+ * invocation without the fault gets the whole limit back. */
+static void restore_nofile(ExecEnv *env, FaultArmed *a) {
         uint64_t soft, hard;
 
         if (read_nofile(a->nofile_pid, &soft, &hard) == 0) {
                 PrlimitRun *run = xcalloc(1, sizeof(*run));
-                (void) set_nofile(fn, a->nofile_pid, a->nofile_cur, hard, run);
+                run->env_id = env->id;
+                run->restore = true;
+                if (set_nofile(env->fn, a->nofile_pid, a->nofile_cur, hard, run) == 1)
+                        env->nofile_restoring = true;
         }
         a->nofile_set = false;
 }
@@ -1346,7 +1376,7 @@ void fault_detach(ExecEnv *env, Invocation *inv) {
                 uv_timer_stop(&env->fault_timer);
         }
         if (a->nofile_set)
-                restore_nofile(env->fn, a);
+                restore_nofile(env, a);
         if (a->fill_fd >= 0) {
                 close(a->fill_fd); /* /tmp has its space back */
                 a->fill_fd = -1;

@@ -161,8 +161,9 @@ bool fault_reclaim(struct Invocation *inv, struct ExecEnv *env);
 void fault_init_started(struct ExecEnv *env);
 /* on_ready() during init: true while init_hang holds the runtime's first /next unanswered. */
 bool fault_init_hangs(struct ExecEnv *env);
-/* deliver(): true when a delay, long_freeze or tmp_full holds the event (the fault hands it
- * over with env_deliver() later). */
+/* deliver(): true when a delay, long_freeze, tmp_full or nofile_limit holds the event, or
+ * when the last nofile_limit's old limit is still being put back (the fault hands it over
+ * with env_deliver() later). */
 bool fault_hold(struct ExecEnv *env, struct Invocation *inv);
 /* deliver(): true when a hold let the invocation's clock run (delay): it is not restarted. */
 bool fault_clock_kept(const struct Invocation *inv);
