@@ -1027,7 +1027,7 @@ typedef struct PrlimitRun {
         char request_id[37];
         bool hold;    /* the event waits for it */
         bool restore; /* it puts the old limit back */
-        int fault; /* the armed fault it fires */
+        int fault;    /* the armed fault it fires */
         pid_t pid;
         uint64_t limit, old;
         int open;
