@@ -142,6 +142,7 @@ struct ExecEnv {
         EnvState state;
         Rapi rapi;
         bool rapi_open;
+        char *tel_report; /* platform.report, held until the extensions are done */
 
         uv_process_t proc;
         uv_pipe_t out, err, status;

@@ -23,6 +23,7 @@
 
 #include "codec.h"
 #include "env-ext.h"
+#include "env-tel.h"
 #include "macro.h"
 #include "xalloc.h"
 
@@ -345,6 +346,7 @@ bool envx_shutdown(ExecEnv *env, const char *reason) {
         env->graceful = true;
         env->graceful_late = false;
         env__freeze(env, false);
+        envt_phase_end(env);
         rapi_ext_shutdown(&env->rapi, reason, clock_wall_ms() + (int64_t) budget);
         /* The launcher passes it to init, init to the runtime, and init then outlives the
          * runtime until the extensions are done. */

@@ -151,7 +151,26 @@ void envt_end_report(Invocation *inv) {
         if (cold)
                 cJSON_AddNumberToObject(m, "initDurationMs", two(inv->init_ms));
         add_tracing(r, inv);
-        emit(env, RAPI_TEL_PLATFORM, "platform.report", r);
+        if (rapi_ext_count(&env->rapi, false) == 0 || env->state != ENV_BUSY) {
+                emit(env, RAPI_TEL_PLATFORM, "platform.report", r);
+                return;
+        }
+        /* Lambda ends the Invoke phase when the extensions are done too: their lines
+         * about this invocation come before its report. */
+        free(env->tel_report);
+        env->tel_report = cJSON_PrintUnformatted(r);
+        cJSON_Delete(r);
+}
+
+void envt_phase_end(ExecEnv *env) {
+        char *report = env->tel_report;
+
+        if (!report)
+                return;
+        env->tel_report = NULL;
+        env_drain_logs(env);
+        rapi_tel_emit(&env->rapi, RAPI_TEL_PLATFORM, "platform.report", report);
+        free(report);
 }
 
 void envt_line(ExecEnv *env, bool extension, const char *line, size_t len) {

@@ -192,6 +192,7 @@ static void close_process_handles(ExecEnv *env) {
         env_drain_logs(env);
         flush_partial(env, &env->out_line);
         flush_partial(env, &env->err_line);
+        envt_phase_end(env);
         uv_close((uv_handle_t *) &env->proc, handle_closed);
         uv_close((uv_handle_t *) &env->out, handle_closed);
         uv_close((uv_handle_t *) &env->err, handle_closed);
@@ -751,6 +752,8 @@ static void after_exit(ExecEnv *env) {
 
         env->after_exit = AFTER_NOTHING;
         env->killing = false;
+        free(env->tel_report);
+        env->tel_report = NULL;
         rapi_reset(&env->rapi);
         fault_env_exited(env);
         switch (after) {
@@ -1172,6 +1175,7 @@ static void on_ready(Rapi *r) {
                  * which may have been given to this environment already. */
                 uv_timer_stop(&env->timer);
                 env->state = ENV_IDLE;
+                envt_phase_end(env);
                 env->last_used_ns = clock_mono_ns();
                 drift_sample(env, env->last_seq);
                 if (env->fn->cfg->lifecycle.settle_ms > 0 && !env->retire) {

@@ -26,6 +26,9 @@
 
 #define READ_CHUNK    65536
 #define PENDING_LIMIT (256 * 1024)
+/* A lingering close waits this long for more bytes, and drains at most LINGER_MAX. */
+#define LINGER_MS  2000
+#define LINGER_MAX (16u << 20)
 
 typedef struct WriteReq {
         uv_write_t req;
@@ -39,6 +42,7 @@ static void header_timeout(uv_timer_t *t);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 static void drive(HttpConn *c);
+static void close_answered(HttpConn *c);
 static bool driving_guard(HttpConn *c, bool enter);
 
 static char read_buffer[READ_CHUNK];
@@ -460,7 +464,7 @@ static void write_done(uv_write_t *w, int status) {
                 c->written_cb(c);
         if (c->close_after_write && !c->awaiting_response && !c->streaming &&
             c->in_flight_writes == 0)
-                http_conn_close(c);
+                close_answered(c);
 }
 
 static void conn_write(HttpConn *c, char *head, size_t head_len, char *body, size_t body_len) {
@@ -527,7 +531,7 @@ static void response_sent(HttpConn *c) {
         request_reset(&c->req);
         if (c->close_after_write) {
                 if (c->in_flight_writes == 0)
-                        http_conn_close(c);
+                        close_answered(c);
                 return;
         }
         llhttp_resume(&c->parser);
@@ -761,16 +765,81 @@ static void conn_handle_closed(uv_handle_t *h) {
         }
 }
 
-void http_conn_close(HttpConn *c) {
+/* Marks @c closing and tells its owner. Return: false when it was already. */
+static bool conn_closing(HttpConn *c) {
         if (c->closing)
-                return;
+                return false;
         c->closing = true;
         if (c->owner_closed)
                 c->owner_closed(c);
         else if (c->server->ops->closed)
                 c->server->ops->closed(c);
-        uv_close((uv_handle_t *) &c->timer, conn_handle_closed);
-        uv_close((uv_handle_t *) &c->tcp, conn_handle_closed);
+        return true;
+}
+
+static void conn_close_handles(HttpConn *c) {
+        if (!uv_is_closing((uv_handle_t *) &c->timer))
+                uv_close((uv_handle_t *) &c->timer, conn_handle_closed);
+        if (!uv_is_closing((uv_handle_t *) &c->tcp))
+                uv_close((uv_handle_t *) &c->tcp, conn_handle_closed);
+}
+
+void http_conn_close(HttpConn *c) {
+        if (c->lingering) {
+                conn_close_handles(c); /* the server closes: no more waiting */
+                return;
+        }
+        if (conn_closing(c))
+                conn_close_handles(c);
+}
+
+static void linger_read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+        HttpConn *c = container_of((uv_tcp_t *) stream, HttpConn, tcp);
+
+        if (nread == 0)
+                return;
+        if (nread < 0 || (c->lingered += (uint64_t) nread) > LINGER_MAX) {
+                conn_close_handles(c);
+                return;
+        }
+        uv_timer_again(&c->timer);
+}
+
+static void linger_timeout(uv_timer_t *t) {
+        conn_close_handles(container_of(t, HttpConn, timer));
+}
+
+static void linger_shutdown_cb(uv_shutdown_t *req, int status) {
+        /* UV_ECANCELED: the handles are closing already. */
+        if (status < 0 && status != UV_ECANCELED)
+                conn_close_handles(container_of(req, HttpConn, shutdown_req));
+}
+
+/*
+ * The connection's last answer is with the kernel. Closing a socket with unread bytes sends
+ * an RST, and a client still sending its request (a 7 MB payload, 10,000 headers) may then
+ * lose the answer: the write side is shut down (the client reads the answer and EOF) and
+ * what it still sends is drained until its EOF, a pause of LINGER_MS or LINGER_MAX bytes.
+ */
+static void close_answered(HttpConn *c) {
+        uv_stream_t *s = (uv_stream_t *) &c->tcp;
+
+        if (c->peer_eof || c->server->closing) {
+                http_conn_close(c);
+                return;
+        }
+        if (!conn_closing(c))
+                return;
+        c->lingering = true;
+        if (c->reading)
+                uv_read_stop(s);
+        c->reading = false;
+        if (uv_shutdown(&c->shutdown_req, s, linger_shutdown_cb) < 0 ||
+            uv_read_start(s, alloc_cb, linger_read_cb) < 0) {
+                conn_close_handles(c);
+                return;
+        }
+        uv_timer_start(&c->timer, linger_timeout, LINGER_MS, LINGER_MS);
 }
 
 static void overload_closed(uv_handle_t *h) {

@@ -121,6 +121,9 @@ struct HttpConn {
         void (*written_cb)(HttpConn *c);
         const char *bad_reason; /* set when the request is malformed */
         bool body_timer;        /* the timer watches a stalled request body */
+        bool lingering;         /* after a closing answer, the peer's last bytes are drained */
+        uint64_t lingered;      /* bytes drained so far */
+        uv_shutdown_t shutdown_req;
 };
 
 /* http_server_init() - @ops and @limits are borrowed and must outlive the server. */

@@ -522,7 +522,11 @@ def raw(data, drip):
             s.sendall(data)
     except OSError:
         pass
-    s.shutdown(socket.SHUT_WR) if not drip else None
+    if not drip:
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # lemu answered and closed before the last bytes were sent
     out = b""
     deadline = time.monotonic() + 10
     eof = False

@@ -289,8 +289,13 @@ class ExtensionsTest(unittest.TestCase):
         fn = [t for t in tel if t.startswith("function ")]
         self.assertIn('function "fn-init-line"', fn)
         self.assertLess(tel.index('function "fn-init-line"'), pos[1])
-        self.assertTrue(any(t.startswith('extension "sh-ext INVOKE %s' % rids[1]) for t in tel),
-                        tel)
+        # The Invoke phase ends when the extensions are done: what sh-ext printed about an
+        # invocation comes before that invocation's report.
+        for rid in rids:
+            said = [i for i, t in enumerate(tel) if t.startswith('extension "sh-ext INVOKE %s' % rid)]
+            self.assertEqual(len(said), 1, tel)
+            report = tel.index(next(t for t in tel if t.startswith("platform.report %s " % rid)))
+            self.assertLess(said[0], report, tel)
         for i, rid in enumerate(rids):
             rep = next(t for t in tel if t.startswith("platform.report %s " % rid))
             _, _, status, metrics = rep.split(" ", 3)
