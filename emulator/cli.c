@@ -465,6 +465,7 @@ static int cmd_run(Opts *o) {
                 r = EXIT_USAGE;
                 goto out_event;
         }
+        emu_start(&st.emu);
         st.total = o->repeat ? o->repeat : 1;
         st.concurrency = o->concurrency ? o->concurrency : 1;
         st.bodies = xcalloc(st.total, sizeof(Buf));
@@ -545,6 +546,9 @@ static int serve(Config *cfg, bool rie, const char *rie_name, bool watch) {
         emu_handle_signals(&e);
         printf("listening on %s\n", e.listen_url);
         fflush(stdout);
+        /* The sandbox's set-up (its probes fork and exec the launcher) runs while the
+         * first clients connect: they wait in the listen backlog, not for this line. */
+        emu_start(&e);
         uv_run(loop, UV_RUN_DEFAULT);
         emu_deinit(&e);
         uv_loop_close(loop);

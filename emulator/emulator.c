@@ -250,11 +250,6 @@ static void init_sandbox(Emulator *e) {
                         root = sb->cgroup_root;
                 enforce = enforce || strcmp(sb->memory, "enforce") == 0;
         }
-        list_init(&e->dead_cgroups);
-        uv_timer_init(e->loop, &e->cg_reaper);
-        e->cg_reaper.data = e;
-        uv_timer_init(e->loop, &e->watchdog);
-        e->watchdog.data = e;
         cg_host_init(&e->cg, root);
         if (enforce && !e->cg.memory) {
                 char line[512];
@@ -395,17 +390,30 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
         }
         records_init(&e->records, cfg->records_max);
         list_init(&e->idle_waiters);
-        init_sandbox(e);
-        iso_init(e);
+        list_init(&e->dead_cgroups);
+        uv_timer_init(e->loop, &e->cg_reaper);
+        e->cg_reaper.data = e;
+        uv_timer_init(e->loop, &e->watchdog);
+        e->watchdog.data = e;
         http_server_init(&e->api, loop, &api_ops, &e->api_limits, e);
-        for (size_t i = 0; i < e->n_functions; i++) {
-                sched_spare_init(&e->functions[i]);
-                sched_provision(&e->functions[i]);
-        }
         e->api.overload_response = overload_response;
         uv_timer_init(loop, &e->grace_timer);
         e->grace_timer.data = e;
         return 0;
+}
+
+void emu_start(Emulator *e) {
+        if (e->started)
+                return;
+        e->started = true;
+        init_sandbox(e);
+        iso_init(e);
+        for (size_t i = 0; i < e->n_functions; i++) {
+                sched_spare_init(&e->functions[i]);
+                sched_provision(&e->functions[i]);
+        }
+        if (e->journal.loop)
+                journal_replay(&e->journal, e);
 }
 
 /* "host:port", "[v6]:port" or ":port". */
@@ -463,7 +471,8 @@ int emu_open_journal(Emulator *e, const char *dir, char *err, size_t n) {
 
         if (r < 0)
                 return r;
-        journal_replay(&e->journal, e);
+        if (e->started)
+                journal_replay(&e->journal, e);
         return 0;
 }
 
@@ -492,7 +501,7 @@ static void maybe_stopped(Emulator *e) {
                 return;
         e->stopped = true;
         uv_close((uv_handle_t *) &e->grace_timer, NULL);
-        for (size_t i = 0; i < e->n_functions; i++)
+        for (size_t i = 0; i < e->n_functions && e->started; i++)
                 uv_close((uv_handle_t *) &e->functions[i].spare_timer, NULL);
         uv_close((uv_handle_t *) &e->watchdog, NULL);
         /* The last environments' cgroups: their processes are gone or going. */
@@ -628,8 +637,10 @@ void emu_deinit(Emulator *e) {
                 list_unlink(&d->link);
                 free(d);
         }
-        cg_host_deinit(&e->cg);
-        iso_deinit(e);
+        if (e->started) {
+                cg_host_deinit(&e->cg);
+                iso_deinit(e);
+        }
         records_deinit(&e->records);
         filter_cache_deinit(&e->filters);
         free(e->functions);

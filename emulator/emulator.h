@@ -286,6 +286,7 @@ struct Emulator {
         uv_signal_t sigint, sigterm;
         uv_timer_t grace_timer;
         bool shutting_down;
+        bool started; /* emu_start() ran: the sandbox is set up */
         bool ending; /* environments are being ended */
         bool stopped;
         bool is_rie;             /* the aws-lambda-rie drop-in */
@@ -302,13 +303,24 @@ struct Emulator {
 };
 
 /* ---- emulator.c ---- */
-/* emu_init() - @rie: the aws-lambda-rie drop-in (host environment passed through). */
+/*
+ * emu_init() - what is quick: the functions, the HTTP server (not yet listening).
+ * @rie: the aws-lambda-rie drop-in (host environment passed through).
+ */
 int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *rie_name);
+/*
+ * emu_start() - what takes time: cgroups, seccomp, the launcher's probes, each function's
+ * spare and provisioned environments, and the journal's events. `serve` runs it after
+ * listening: connections wait in the listen backlog meanwhile, and the loop serves them
+ * once it runs. Idempotent.
+ */
+void emu_start(Emulator *e);
 int emu_listen(Emulator *e, const char *addr);
 /*
  * emu_open_journal() - opens (and locks) the async event journal in @dir, or in a private
- * temporary folder when @dir is NULL, and queues the events left in it. On failure writes a
- * reason into @err. Return: 0, -EBUSY (another lemu holds @dir) or a negative errno.
+ * temporary folder when @dir is NULL; the events left in it are queued by emu_start() (now,
+ * when it ran already). On failure writes a reason into @err. Return: 0, -EBUSY (another
+ * lemu holds @dir) or a negative errno.
  */
 int emu_open_journal(Emulator *e, const char *dir, char *err, size_t n);
 void emu_shutdown(Emulator *e);

@@ -46,50 +46,83 @@ static const char *strerror_lower(int err, char *buf, size_t n) {
 
 /* Can the runtime's user reach the code? Asked of the kernel: the launcher drops to that
  * user and calls access(2) (--dry-run), so ACLs and mount options count too. */
-static void check_user(Emulator *e, Function *fn) {
-        FunctionConfig *fc = fn->cfg;
-        FnIsolation *iso = &fn->iso;
-        char uid[16], gid[16], stage[64], why[64];
+typedef struct UserCheck {
+        char uid[16], gid[16];
+        const char *args[12];
         const char *paths[2];
-        const char *names[2] = { "code_dir", "the bootstrap" };
-        int np = 0, err;
+        const char *names[2];
+        int np;
+} UserCheck;
 
-        paths[np++] = fc->code_dir;
+static void user_check_args(Function *fn, UserCheck *c) {
+        FunctionConfig *fc = fn->cfg;
+        int k = 0;
+
+        c->np = 0;
+        c->names[0] = "code_dir";
+        c->names[1] = "the bootstrap";
+        c->paths[c->np++] = fc->code_dir;
         const char *boot = fc->command ? fc->command[0] : fc->bootstrap;
         if (boot && boot[0] == '/') {
-                paths[np++] = boot;
+                c->paths[c->np++] = boot;
                 if (fc->command)
-                        names[1] = "the command";
+                        c->names[1] = "the command";
         }
-        snprintf(uid, sizeof(uid), "%u", (unsigned) iso->uid);
-        snprintf(gid, sizeof(gid), "%u", (unsigned) iso->gid);
-        const char *args[12] = { "--no-pidns", "--uid", uid, "--gid", gid };
-        int k = 5;
-        for (int i = 0; i < np; i++) {
-                args[k++] = "--access";
-                args[k++] = paths[i];
+        snprintf(c->uid, sizeof(c->uid), "%u", (unsigned) fn->iso.uid);
+        snprintf(c->gid, sizeof(c->gid), "%u", (unsigned) fn->iso.gid);
+        c->args[k++] = "--no-pidns";
+        c->args[k++] = "--uid";
+        c->args[k++] = c->uid;
+        c->args[k++] = "--gid";
+        c->args[k++] = c->gid;
+        for (int i = 0; i < c->np; i++) {
+                c->args[k++] = "--access";
+                c->args[k++] = c->paths[i];
         }
-        args[k] = NULL;
-        int r = sbx_probe(e->launcher_path, args, stage, sizeof(stage), &err);
-        if (r == 0)
-                return;
+        c->args[k] = NULL;
+}
+
+static void user_check_result(Function *fn, const UserCheck *c, const SbxProbe *p) {
+        FnIsolation *iso = &fn->iso;
+        char why[64];
         int which = -1;
-        if (r > 0 && sscanf(stage, "access-%d", &which) == 1 && which >= 0 && which < np) {
+
+        if (p->result == 0)
+                return;
+        if (p->result > 0 && sscanf(p->stage, "access-%d", &which) == 1 && which >= 0 &&
+            which < c->np) {
                 iso->error =
                         xasprintf("the sandbox user (uid %u) cannot read %s '%s': %s; use "
                                   "--sandbox-user keep or put the code in a world-readable folder",
-                                  (unsigned) iso->uid, names[which], paths[which],
-                                  strerror_lower(err, why, sizeof(why)));
+                                  (unsigned) iso->uid, c->names[which], c->paths[which],
+                                  strerror_lower(p->err, why, sizeof(why)));
                 return;
         }
-        if (r > 0 && (strcmp(stage, "setuid") == 0 || strcmp(stage, "setgid") == 0)) {
+        if (p->result > 0 && (strcmp(p->stage, "setuid") == 0 || strcmp(p->stage, "setgid") == 0)) {
                 /* Root without CAP_SETUID (a restricted container): no start could work. */
-                iso->error = xasprintf("lemu cannot switch to the sandbox user (uid %u): %s; use "
-                                       "--sandbox-user keep",
-                                       (unsigned) iso->uid, strerror_lower(err, why, sizeof(why)));
+                iso->error =
+                        xasprintf("lemu cannot switch to the sandbox user (uid %u): %s; use "
+                                  "--sandbox-user keep",
+                                  (unsigned) iso->uid, strerror_lower(p->err, why, sizeof(why)));
                 return;
         }
         /* Anything else: the first start says precisely what failed; nothing is assumed. */
+}
+
+static void pick_user(Emulator *e, Function *fn, Notes *notes) {
+        FnIsolation *iso = &fn->iso;
+        char line[768];
+
+        iso->uid = (uid_t) -1;
+        iso->gid = (gid_t) -1;
+        if (strcmp(fn->cfg->sandbox.user, "auto") == 0 && geteuid() == 0) {
+                char note[256];
+                sbx_sandbox_user(&iso->uid, &iso->gid, note, sizeof(note));
+                if (note[0]) {
+                        snprintf(line, sizeof(line), "lemu: %s\n", note);
+                        say(e, notes, line);
+                }
+        }
 }
 
 static void resolve(Emulator *e, Function *fn, Notes *notes) {
@@ -98,17 +131,6 @@ static void resolve(Emulator *e, Function *fn, Notes *notes) {
         FnIsolation *iso = &fn->iso;
         SbxTmpHost *h = &e->tmp;
         char why[256], line[768];
-
-        iso->uid = (uid_t) -1;
-        iso->gid = (gid_t) -1;
-        if (strcmp(sb->user, "auto") == 0 && h->root) {
-                char note[256];
-                sbx_sandbox_user(&iso->uid, &iso->gid, note, sizeof(note));
-                if (note[0]) {
-                        snprintf(line, sizeof(line), "lemu: %s\n", note);
-                        say(e, notes, line);
-                }
-        }
 
         SbxTmpMode m = sbx_tmp_resolve(h, sb->tmp, why, sizeof(why));
         iso->tmp = (SbxTmpSpec){
@@ -146,25 +168,50 @@ static void resolve(Emulator *e, Function *fn, Notes *notes) {
                         say(e, notes, line);
                 }
         }
-        if (iso->uid != (uid_t) -1)
-                check_user(e, fn);
         if (iso->error) {
                 snprintf(line, sizeof(line), "lemu: function '%s': %s\n", fc->name, iso->error);
                 say(e, notes, line);
         }
 }
 
+/*
+ * The launcher's probes (can it mount? can each function's sandbox user read its code?) run
+ * side by side: start-up waits for the slowest one, not for their sum.
+ */
 void iso_init(Emulator *e) {
         Notes notes = { 0 };
+        size_t n = e->n_functions, np = 0;
+        SbxProbe *probes = xcalloc(n + 1, sizeof(*probes));
+        UserCheck *checks = xcalloc(n ? n : 1, sizeof(*checks));
+        int *probe_of = xcalloc(n ? n : 1, sizeof(int));
 
-        sbx_tmp_host_init(&e->tmp, e->loop, e->launcher_path, e->n_functions > 0);
-        for (size_t i = 0; i < e->n_functions; i++)
+        if (n > 0)
+                probes[np++].args = sbx_tmp_mount_probe;
+        for (size_t i = 0; i < n; i++) {
+                Function *fn = &e->functions[i];
+                pick_user(e, fn, &notes);
+                probe_of[i] = -1;
+                if (fn->iso.uid == (uid_t) -1)
+                        continue;
+                user_check_args(fn, &checks[i]);
+                probe_of[i] = (int) np;
+                probes[np++].args = checks[i].args;
+        }
+        sbx_probe_all(e->launcher_path, probes, np);
+        sbx_tmp_host_init(&e->tmp, e->loop, n > 0 ? &probes[0] : NULL);
+        for (size_t i = 0; i < n; i++) {
+                if (probe_of[i] >= 0)
+                        user_check_result(&e->functions[i], &checks[i], &probes[probe_of[i]]);
                 resolve(e, &e->functions[i], &notes);
+        }
         /* Spare images now, so that the first cold start does not wait for mkfs. */
-        for (size_t i = 0; i < e->n_functions; i++)
+        for (size_t i = 0; i < n; i++)
                 sbx_tmp_host_prepare(&e->tmp, &e->functions[i].iso.tmp);
         for (size_t i = 0; i < notes.n; i++)
                 free(notes.said[i]);
+        free(probes);
+        free(checks);
+        free(probe_of);
 }
 
 void iso_deinit(Emulator *e) {

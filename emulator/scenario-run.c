@@ -1005,6 +1005,7 @@ static int run_one(Run *r) {
                 return EXIT_USAGE;
         }
         /* Function output is kept per invocation; a failed step shows its invocation's log. */
+        emu_start(&r->emu);
         r->emu.logs.quiet = true;
         char jerr[512];
         e = emu_open_journal(&r->emu, NULL, jerr, sizeof(jerr)); /* private: runs side by side */

@@ -1,20 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Start-up probes: the launcher run with --dry-run on a private loop, and the choice of the
- * sandbox user. Both run once, before the daemon's own loop starts serving, so waiting for
- * the probe's exit here blocks nobody.
+ * Start-up probes: the launcher run with --dry-run on a private loop, all at once, and the
+ * choice of the sandbox user. Both run once, before the daemon's own loop starts serving,
+ * so waiting for the probes' exits here blocks nobody.
  */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <uv.h>
 
 #include "macro.h"
 #include "probe.h"
+#include "xalloc.h"
 
 #define PROBE_TIMEOUT_MS 5000
 
@@ -26,7 +28,7 @@ typedef struct Probe {
         size_t len;
         int64_t exit_status;
         int term_signal;
-        bool exited;
+        int spawn_error; /* uv_spawn()'s, or 0 */
 } Probe;
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -49,7 +51,6 @@ static void exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal) {
 
         p->exit_status = exit_status;
         p->term_signal = term_signal;
-        p->exited = true;
         uv_close((uv_handle_t *) proc, NULL);
         uv_close((uv_handle_t *) &p->timer, NULL);
 }
@@ -60,17 +61,13 @@ static void timeout_cb(uv_timer_t *t) {
         uv_process_kill(&p->proc, SIGKILL);
 }
 
-int sbx_probe(const char *launcher, const char *const *args, char *ret_stage, size_t n,
-              int *ret_err) {
+static void probe_start(uv_loop_t *loop, Probe *p, const char *launcher,
+                        const char *const *args) {
         const char *argv[64];
         size_t k = 0;
-        uv_loop_t loop;
-        Probe p = { 0 };
         uv_stdio_container_t stdio[4];
         uv_process_options_t o = { 0 };
 
-        ret_stage[0] = '\0';
-        *ret_err = 0;
         argv[k++] = launcher;
         argv[k++] = "--status-fd";
         argv[k++] = "3";
@@ -81,44 +78,67 @@ int sbx_probe(const char *launcher, const char *const *args, char *ret_stage, si
         argv[k++] = "/";
         argv[k] = NULL;
 
-        int r = uv_loop_init(&loop);
-        if (r < 0)
-                return r;
-        uv_pipe_init(&loop, &p.status, 0);
-        uv_timer_init(&loop, &p.timer);
-        p.status.data = p.timer.data = p.proc.data = &p;
+        uv_pipe_init(loop, &p->status, 0);
+        uv_timer_init(loop, &p->timer);
+        p->status.data = p->timer.data = p->proc.data = p;
         stdio[0].flags = stdio[1].flags = stdio[2].flags = UV_IGNORE;
         stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-        stdio[3].data.stream = (uv_stream_t *) &p.status;
+        stdio[3].data.stream = (uv_stream_t *) &p->status;
         o.file = launcher;
         o.args = (char **) argv;
         o.stdio_count = 4;
         o.stdio = stdio;
         o.exit_cb = exit_cb;
-        r = uv_spawn(&loop, &p.proc, &o);
+        int r = uv_spawn(loop, &p->proc, &o);
         if (r < 0) {
-                uv_close((uv_handle_t *) &p.proc, NULL);
-                uv_close((uv_handle_t *) &p.status, NULL);
-                uv_close((uv_handle_t *) &p.timer, NULL);
-        } else {
-                uv_read_start((uv_stream_t *) &p.status, alloc_cb, read_cb);
-                uv_timer_start(&p.timer, timeout_cb, PROBE_TIMEOUT_MS, 0);
+                p->spawn_error = r;
+                uv_close((uv_handle_t *) &p->proc, NULL);
+                uv_close((uv_handle_t *) &p->status, NULL);
+                uv_close((uv_handle_t *) &p->timer, NULL);
+                return;
         }
-        uv_run(&loop, UV_RUN_DEFAULT);
-        int cr = uv_loop_close(&loop);
-        (void) cr;
-        if (r < 0)
-                return r;
-        p.buf[p.len] = '\0';
+        uv_read_start((uv_stream_t *) &p->status, alloc_cb, read_cb);
+        uv_timer_start(&p->timer, timeout_cb, PROBE_TIMEOUT_MS, 0);
+}
+
+static void probe_result(Probe *p, SbxProbe *v) {
         char stage[64];
         int err;
-        if (sscanf(p.buf, "%63s %d", stage, &err) == 2) {
-                snprintf(ret_stage, n, "%s", stage);
-                *ret_err = err;
-        } else if (p.term_signal) {
-                snprintf(ret_stage, n, "signal-%d", p.term_signal);
+
+        v->stage[0] = '\0';
+        v->err = 0;
+        if (p->spawn_error < 0) {
+                v->result = p->spawn_error;
+                return;
         }
-        return p.exit_status == 0 && !p.term_signal ? 0 : 1;
+        p->buf[p->len] = '\0';
+        if (sscanf(p->buf, "%63s %d", stage, &err) == 2) {
+                snprintf(v->stage, sizeof(v->stage), "%s", stage);
+                v->err = err;
+        } else if (p->term_signal) {
+                snprintf(v->stage, sizeof(v->stage), "signal-%d", p->term_signal);
+        }
+        v->result = p->exit_status == 0 && !p->term_signal ? 0 : 1;
+}
+
+void sbx_probe_all(const char *launcher, SbxProbe *v, size_t n) {
+        uv_loop_t loop;
+        Probe *p = xcalloc(n ? n : 1, sizeof(*p));
+
+        int r = uv_loop_init(&loop);
+        for (size_t i = 0; i < n; i++) {
+                if (r < 0)
+                        p[i].spawn_error = r;
+                else
+                        probe_start(&loop, &p[i], launcher, v[i].args);
+        }
+        if (r == 0) {
+                uv_run(&loop, UV_RUN_DEFAULT);
+                (void) uv_loop_close(&loop);
+        }
+        for (size_t i = 0; i < n; i++)
+                probe_result(&p[i], &v[i]);
+        free(p);
 }
 
 /* Lambda runs functions as sbx_user1051: uid 993, gid 990. */

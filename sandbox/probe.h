@@ -8,19 +8,22 @@
 /*
  * Start-up checks that run the launcher itself with --dry-run, so that what is probed is
  * exactly what every environment start will do: the kernel answers, not a guess from
- * /proc/sys. They run once, before the daemon's loop starts, each on a private loop.
+ * /proc/sys. They run once, before the daemon's loop starts, on a private loop.
  */
 
+typedef struct SbxProbe {
+        const char *const *args; /* NULL-terminated launcher options (borrowed) */
+        /* Results: */
+        char stage[64]; /* the launcher's failed stage ("mount-tmp"), or "" when it said nothing */
+        int err;        /* the stage's errno (positive), or 0 */
+        int result;     /* 0: every stage worked; 1: the launcher failed; -errno: not started */
+} SbxProbe;
+
 /*
- * sbx_probe() - runs "@launcher @args... --dry-run -- /" and waits for it (5 s at most).
- * @args: NULL-terminated launcher options (borrowed).
- * @ret_stage, @n: the launcher's failed stage ("mount-tmp"), or "" when it said nothing.
- * @ret_err: the stage's errno (positive), or 0.
- * Return: 0 when every stage worked; 1 when the launcher failed; -errno when it could not
- * be started.
+ * sbx_probe_all() - runs "@launcher @args... --dry-run -- /" for each of @v's @n probes, all
+ * at once, and waits for them (5 s at most each).
  */
-int sbx_probe(const char *launcher, const char *const *args, char *ret_stage, size_t n,
-              int *ret_err);
+void sbx_probe_all(const char *launcher, SbxProbe *v, size_t n);
 
 /*
  * sbx_sandbox_user() - the user functions run as when lemu is root: uid 993, gid 990, as

@@ -681,7 +681,9 @@ static char *find_mkfs(void) {
         return NULL;
 }
 
-int sbx_tmp_host_init(SbxTmpHost *h, uv_loop_t *loop, const char *launcher, bool need_mount) {
+const char *const sbx_tmp_mount_probe[] = { "--tmp", "tmpfs:1048576", "--read-only", NULL };
+
+int sbx_tmp_host_init(SbxTmpHost *h, uv_loop_t *loop, const SbxProbe *mount) {
         memset(h, 0, sizeof(*h));
         h->loop = loop;
         list_init(&h->spares);
@@ -690,20 +692,16 @@ int sbx_tmp_host_init(SbxTmpHost *h, uv_loop_t *loop, const char *launcher, bool
         h->dir =
                 xasprintf("%s/lemu-%d-%llu", TMP_BASE, (int) getpid(), sbx_start_time_of(getpid()));
 
-        if (need_mount) {
-                static const char *const args[] = { "--tmp", "tmpfs:1048576", "--read-only", NULL };
-                char stage[64];
-                int err;
-                int r = sbx_probe(launcher, args, stage, sizeof(stage), &err);
-                h->can_mount = r == 0;
-                if (r < 0)
+        if (mount) {
+                h->can_mount = mount->result == 0;
+                if (mount->result < 0)
                         snprintf(h->mount_reason, sizeof(h->mount_reason),
-                                 "the launcher could not be started: %s", strerror(-r));
-                else if (r > 0 && err)
+                                 "the launcher could not be started: %s", strerror(-mount->result));
+                else if (mount->result > 0 && mount->err)
                         snprintf(h->mount_reason, sizeof(h->mount_reason),
-                                 "no mount namespace: the launcher's stage '%s' failed: %s", stage,
-                                 strerror(err));
-                else if (r > 0)
+                                 "no mount namespace: the launcher's stage '%s' failed: %s",
+                                 mount->stage, strerror(mount->err));
+                else if (mount->result > 0)
                         snprintf(h->mount_reason, sizeof(h->mount_reason),
                                  "no mount namespace: the launcher's probe failed");
         }

@@ -71,12 +71,18 @@ typedef struct SbxTmp SbxTmp;
  * (@status < 0; sbx_tmp_error() says why). */
 typedef void (*sbx_tmp_ready_cb)(SbxTmp *t, int status, void *userdata);
 
+/* The launcher's options that probe mount namespaces, a tmpfs /tmp and a read-only root
+ * (for sbx_probe_all()). */
+extern const char *const sbx_tmp_mount_probe[];
+
+struct SbxProbe;
 /*
- * sbx_tmp_host_init() - detects what this host can do (probing @launcher, borrowed) and
- * starts removing what dead lemus left in /var/tmp (in the background).
- * @need_mount: probe mount namespaces (some function asks for fs or /tmp isolation).
+ * sbx_tmp_host_init() - detects what this host can do and starts removing what dead lemus
+ * left in /var/tmp (in the background).
+ * @mount: the sbx_tmp_mount_probe run, or NULL when no function asks for fs or /tmp
+ * isolation (mounts are then not used).
  */
-int sbx_tmp_host_init(SbxTmpHost *h, uv_loop_t *loop, const char *launcher, bool need_mount);
+int sbx_tmp_host_init(SbxTmpHost *h, uv_loop_t *loop, const struct SbxProbe *mount);
 /* sbx_tmp_host_deinit() - after the loop ended: releases spares and the instance folder. */
 void sbx_tmp_host_deinit(SbxTmpHost *h);
 

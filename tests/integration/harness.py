@@ -152,6 +152,14 @@ class Lemu:
         hostport = self.url[len("http://"):]
         self.host, port = hostport.rsplit(":", 1)
         self.port = int(port)
+        # lemu listens before its sandbox set-up (probes, cgroups) is done; what the set-up
+        # says on stderr is there once it answers a first request.
+        c = self.conn(self.start_timeout)
+        try:
+            c.request("GET", "/2015-03-31/functions/")
+            c.getresponse().read()
+        finally:
+            c.close()
         return self
 
     def __enter__(self):
