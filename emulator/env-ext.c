@@ -184,26 +184,34 @@ static void ext_out_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 }
 
 static void extension_exited(ExecEnv *env, int index, int status) {
-        char note[256];
+        char note[256], text[256];
         const char *name = rapi_ext_external_name(&env->rapi, index);
-        bool registered = rapi_ext_exited(&env->rapi, index);
 
         if (WIFSIGNALED(status))
-                snprintf(note, sizeof(note), "Extension '%s' exited with error: signal: %s", name,
+                snprintf(text, sizeof(text), "Extension '%s' exited with error: signal: %s", name,
                          strsignal(WTERMSIG(status)));
         else
-                snprintf(note, sizeof(note), "Extension '%s' exited with status %d", name,
+                snprintf(text, sizeof(text), "Extension '%s' exited with status %d", name,
                          WEXITSTATUS(status));
-        if (env->graceful)
-                return; /* expected: it was told to shut down */
+        if (env->graceful || env->killing) {
+                rapi_ext_exited(&env->rapi, index, false);
+                return; /* expected: it was told to shut down, or everything is killed */
+        }
+        snprintf(note, sizeof(note), "%s", text);
         logs_platform_note(&env->emu->logs, env, env->inv, note);
         if (env->state == ENV_INITIALIZING) {
                 /* Lambda fails init when an extension dies in it; one that never got as far as
                  * registering could not be launched. */
+                bool registered = rapi_ext_exited(&env->rapi, index, true);
                 bool launch = !registered && WIFEXITED(status) && WEXITSTATUS(status) == 127;
                 env__init_failed(env, "error",
                                  launch ? "Extension.LaunchError" : "Extension.Crash");
+                return;
         }
+        /* After init, any exit of an extension is a crash (spec §4.3): the environment is
+         * reset. It is marked gone first, so that the others alone get SHUTDOWN. */
+        rapi_ext_exited(&env->rapi, index, false);
+        env__extension_failed(env, "Extension.Crash", text);
 }
 
 static void report_line(ExecEnv *env, const char *line) {
@@ -211,8 +219,10 @@ static void report_line(ExecEnv *env, const char *line) {
 
         if (sscanf(line, "x %d %d", &a, &b) == 2)
                 extension_exited(env, a, b);
-        else if (sscanf(line, "r %d", &a) == 1)
+        else if (sscanf(line, "r %d", &a) == 1) {
                 env->runtime_exited = true;
+                env__runtime_exited(env, a);
+        }
 }
 
 static void report_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
@@ -309,8 +319,10 @@ void envx_on_error(Rapi *r, const char *name, const char *error_type, bool init)
         snprintf(note, sizeof(note), "Extension '%s' reported %s error: %s", name,
                  init ? "an init" : "an exit", error_type);
         logs_platform_note(&env->emu->logs, env, env->inv, note);
-        if (init && env->state == ENV_INITIALIZING)
+        if (env->state == ENV_INITIALIZING)
                 env__init_failed(env, "error", error_type);
+        else if (!init)
+                env__extension_failed(env, error_type, note);
 }
 
 /* ---- graceful shutdown -------------------------------------------------------------- */

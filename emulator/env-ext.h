@@ -39,6 +39,13 @@ void envx_on_error(Rapi *r, const char *name, const char *error_type, bool init)
 /* ---- env.c helpers for env-ext.c ---- */
 void env__init_failed(ExecEnv *env, const char *status, const char *error_type);
 void env__freeze(ExecEnv *env, bool on);
+/* init said the runtime ended (@wait_status) while the extensions live on: the environment
+ * is reset (its invocation fails as Runtime.ExitError), the extensions get SHUTDOWN failure. */
+void env__runtime_exited(ExecEnv *env, int wait_status);
+/* An extension failed after init (exit/error, or its process ended): the environment is
+ * reset; an invocation in progress fails with @error_type and @text, the other extensions
+ * get SHUTDOWN failure. During init, init fails. */
+void env__extension_failed(ExecEnv *env, const char *error_type, const char *text);
 /* SIGKILL to every process of @env (its exit follows). */
 void env__hard_kill(ExecEnv *env);
 void env__close_gate(ExecEnv *env);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +63,7 @@ static void detach(ExecEnv *env, Invocation *inv);
 static void offer(ExecEnv *env);
 static void deliver(ExecEnv *env);
 static void env_kill(ExecEnv *env, int after);
+static void hard_kill(ExecEnv *env);
 static void init_failed(ExecEnv *env, const char *status, const char *error_type);
 static void env_freeze(ExecEnv *env, bool on);
 
@@ -310,9 +312,97 @@ static void offer(ExecEnv *env) {
         list_push_front(&env->fn->idle, &env->idle_link);
 }
 
+/* The runtime is gone. Without a launcher left, the handles close; with one (its extensions
+ * outlive the runtime), they get SHUTDOWN and their budget first (spec §4.3), then the
+ * launcher's exit closes the handles. */
+static void teardown(ExecEnv *env) {
+        if (!env->proc_alive) {
+                env->killing = true;
+                close_process_handles(env);
+                return;
+        }
+        const char *reason = env->ext_reason ? env->ext_reason : "failure";
+        env->ext_reason = NULL;
+        uv_timer_stop(&env->timer);
+        uv_timer_stop(&env->fault_timer);
+        if (!envx_shutdown(env, reason))
+                hard_kill(env);
+}
+
+/* The runtime died on its own (@env->exit_status, @env->term_signal): the OOM killer (cgroup
+ * counter, or our RSS watchdog), a crash, or an exit. The environment is reset. */
+static void runtime_died(ExecEnv *env) {
+        char text[256];
+        bool oom = env->rss_oom || (env->has_cg && cg_oom_fired(&env->cg));
+        const char *exit_type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
+
+        env->rss_oom = false;
+        if (oom) /* it reached its memory size: that is its peak */
+                env->max_memory_mb = MAX(env->max_memory_mb, env->fn->cfg->memory_mb);
+        if (!launcher_failure(env, text, sizeof(text)))
+                env__exit_text(env, text, sizeof(text));
+        if (env_mi(env) && (env->state == ENV_IDLE || env->state == ENV_BUSY)) {
+                /* Every invocation it held fails; waiting ones stay for the re-init. */
+                env->resets++;
+                env->fn->counters.resets++;
+                env->state = ENV_STOPPING;
+                env->after_exit = AFTER_COLD;
+                env_mi_runtime_exited(env, exit_type, text);
+                teardown(env);
+                return;
+        }
+        switch (env->state) {
+        case ENV_INITIALIZING:
+                /* The handles close (or the extensions shut down first), then after_exit()
+                 * does what init_failed() decides. */
+                if (!env->proc_alive) {
+                        env->killing = true;
+                        close_process_handles(env);
+                }
+                init_failed(env, "error",
+                            env->init_error_type[0] ? env->init_error_type : exit_type);
+                return;
+        case ENV_BUSY:
+                /* Only an invocation the runtime was given fails: one that waits for the
+                 * runtime's next /next (it exited after answering) gets a fresh init. */
+                if (env->inv && env->inv->event.request_id) {
+                        Invocation *inv = env->inv;
+                        char note[512];
+                        snprintf(note, sizeof(note), "RequestId: %s Error: %s", inv->request_id,
+                                 text);
+                        env_drain_logs(env);
+                        logs_platform_note(&env->emu->logs, env, inv, note);
+                        logs_platform_note(&env->emu->logs, env, inv, exit_type);
+                        env__fail_invocation(inv, INV_FAILURE, exit_type, text);
+                        env->resets++;
+                        env->fn->counters.resets++;
+                        detach(env, inv);
+                        env->state = ENV_STOPPING;
+                        env->after_exit = AFTER_COLD;
+                        teardown(env);
+                        /* The reset environment takes the caller's next call (cold). */
+                        offer(env);
+                        sched_finish(inv);
+                        return;
+                }
+                env->resets++;
+                env->fn->counters.resets++;
+                env->after_exit = AFTER_COLD;
+                break;
+        default:
+                /* Idle (or answered, not yet asking again): the next invocation re-inits. */
+                env->resets++;
+                env->fn->counters.resets++;
+                if (env->after_exit == AFTER_NOTHING)
+                        env->after_exit = AFTER_COLD;
+                break;
+        }
+        env->state = ENV_STOPPING;
+        teardown(env);
+}
+
 static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
         ExecEnv *env = p->data;
-        char text[256];
 
         env->proc_alive = false;
         env->exit_status = (int) exit_status;
@@ -334,74 +424,52 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
                 close_process_handles(env);
                 return;
         }
-        /* It died on its own: the OOM killer (cgroup counter, or our RSS watchdog), a crash,
-         * or an exit. */
-        bool oom = env->rss_oom || (env->has_cg && cg_oom_fired(&env->cg));
-        const char *exit_type = oom ? "Runtime.OutOfMemory" : "Runtime.ExitError";
-        env->rss_oom = false;
-        if (oom) /* it reached its memory size: that is its peak */
-                env->max_memory_mb = MAX(env->max_memory_mb, env->fn->cfg->memory_mb);
-        if (!launcher_failure(env, text, sizeof(text)))
-                env__exit_text(env, text, sizeof(text));
-        if (env_mi(env) && (env->state == ENV_IDLE || env->state == ENV_BUSY)) {
-                /* Every invocation it held fails; waiting ones stay for the re-init. */
-                env->resets++;
-                env->fn->counters.resets++;
-                env->killing = true;
-                env->state = ENV_STOPPING;
-                env->after_exit = AFTER_COLD;
-                close_process_handles(env);
-                env_mi_runtime_exited(env, exit_type, text);
+        runtime_died(env);
+}
+
+void env__runtime_exited(ExecEnv *env, int wait_status) {
+        if (!env->proc_alive || env->killing || env->graceful || env->prepared)
+                return;
+        env->exit_status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0;
+        env->term_signal = WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0;
+        runtime_died(env);
+}
+
+void env__extension_failed(ExecEnv *env, const char *error_type, const char *text) {
+        if (!env->proc_alive || env->killing || env->graceful)
+                return;
+        if (env->state == ENV_INITIALIZING) {
+                init_failed(env, "error", error_type);
                 return;
         }
-        switch (env->state) {
-        case ENV_INITIALIZING:
-                /* The namespace is gone with init; the handles close, then after_exit()
-                 * does what init_failed() decides. */
-                env->killing = true;
-                close_process_handles(env);
-                init_failed(env, "error",
-                            env->init_error_type[0] ? env->init_error_type : exit_type);
+        if (env->state != ENV_IDLE && env->state != ENV_BUSY)
                 return;
-        case ENV_BUSY:
-                /* Only an invocation the runtime was given fails: one that waits for the
-                 * runtime's next /next (it exited after answering) gets a fresh init. */
-                if (env->inv && env->inv->event.request_id) {
-                        Invocation *inv = env->inv;
-                        char note[512];
-                        snprintf(note, sizeof(note), "RequestId: %s Error: %s", inv->request_id,
-                                 text);
-                        env_drain_logs(env);
-                        logs_platform_note(&env->emu->logs, env, inv, note);
-                        logs_platform_note(&env->emu->logs, env, inv, exit_type);
-                        env__fail_invocation(inv, INV_FAILURE, exit_type, text);
-                        env->resets++;
-                        env->fn->counters.resets++;
-                        detach(env, inv);
-                        env->killing = true;
-                        env->state = ENV_STOPPING;
-                        env->after_exit = AFTER_COLD;
-                        close_process_handles(env);
-                        /* The reset environment takes the caller's next call (cold). */
-                        offer(env);
-                        sched_finish(inv);
-                        return;
-                }
-                env->resets++;
-                env->fn->counters.resets++;
-                env->after_exit = AFTER_COLD;
-                break;
-        default:
-                /* Idle (or answered, not yet asking again): the next invocation re-inits. */
-                env->resets++;
-                env->fn->counters.resets++;
-                if (env->after_exit == AFTER_NOTHING)
-                        env->after_exit = AFTER_COLD;
-                break;
-        }
-        env->killing = true;
+        env->resets++;
+        env->fn->counters.resets++;
         env->state = ENV_STOPPING;
-        close_process_handles(env);
+        env->after_exit = AFTER_COLD;
+        if (env_mi(env)) {
+                env_mi_runtime_exited(env, error_type, text);
+                teardown(env);
+                return;
+        }
+        Invocation *inv = env->inv;
+        if (!inv || !inv->event.request_id) {
+                /* Between invocations (or one not handed over yet, which after_exit() starts
+                 * on a fresh init). */
+                teardown(env);
+                return;
+        }
+        char note[512];
+        snprintf(note, sizeof(note), "RequestId: %s Error: %s", inv->request_id, text);
+        env_drain_logs(env);
+        logs_platform_note(&env->emu->logs, env, inv, note);
+        logs_platform_note(&env->emu->logs, env, inv, error_type);
+        env__fail_invocation(inv, INV_FAILURE, error_type, text);
+        detach(env, inv);
+        teardown(env);
+        offer(env);
+        sched_finish(inv);
 }
 
 static char **build_envp(ExecEnv *env) {

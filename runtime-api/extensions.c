@@ -176,7 +176,7 @@ unsigned rapi_ext_shutdown(Rapi *r, const char *reason, int64_t deadline_ms) {
         return n;
 }
 
-bool rapi_ext_exited(Rapi *r, int index) {
+bool rapi_ext_exited(Rapi *r, int index, bool settle) {
         for (unsigned i = 0; i < r->ext.n; i++) {
                 RapiExt *x = &r->ext.ext[i];
                 if (x->external != index)
@@ -186,7 +186,8 @@ bool rapi_ext_exited(Rapi *r, int index) {
                 x->waiting = NULL;
                 x->state = RAPI_EXT_ERROR;
                 x->has_pending = false;
-                rapi__maybe_ready(r);
+                if (settle)
+                        rapi__maybe_ready(r);
                 return true;
         }
         return false;

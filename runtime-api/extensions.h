@@ -71,8 +71,9 @@ unsigned rapi_ext_count(const struct Rapi *r, bool external_only);
  * extension subscribed to it. Return: how many got it. */
 unsigned rapi_ext_shutdown(struct Rapi *r, const char *reason, int64_t deadline_ms);
 /* rapi_ext_exited() - external extension @index exited. Return: whether it had registered.
- * It no longer holds up init or the end of an invocation. */
-bool rapi_ext_exited(struct Rapi *r, int index);
+ * It no longer holds up init or the end of an invocation; @settle: see whether that ends
+ * them now (false: the environment is being reset anyway). */
+bool rapi_ext_exited(struct Rapi *r, int index, bool settle);
 /* The name of external extension @index (for logs). */
 const char *rapi_ext_external_name(const struct Rapi *r, int index);
 

@@ -308,7 +308,7 @@ static void kill_all(const pid_t *pids, int n) {
 
 /*
  * init's work: the extensions, the gate, the runtime, then supervision until the runtime
- * is gone (and, after SIGTERM, the extensions too). Signals arrive through a signalfd, so
+ * and the extensions are gone. Signals arrive through a signalfd, so
  * that the gate and child exits are waited for together.
  * Return: the runtime's wait status (0 when it never started).
  */
@@ -384,8 +384,11 @@ static int run_init(const LaunchOpts *o, const sigset_t *set) {
                                 }
                         }
                 }
+                /* A runtime that died on its own leaves the extensions running: the daemon
+                 * sends them SHUTDOWN (failure) and then SIGTERM, or kills us all when their
+                 * budget is spent. */
                 bool runtime_gone = rt_done || (runtime == 0 && shutdown);
-                if (runtime_gone && (!shutdown || alive == 0)) {
+                if (runtime_gone && alive == 0) {
                         kill_all(ext, o->n_extensions);
                         return rt_status;
                 }

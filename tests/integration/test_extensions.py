@@ -12,9 +12,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import tempfile
 import threading
+import time
 import unittest
 
 import harness
@@ -164,6 +166,8 @@ class ExtensionsTest(unittest.TestCase):
         _, body = self.invoke(l, {"mode": "sleep", "sleep_s": 5})
         self.assertEqual(json.loads(body)["errorType"], "Sandbox.Timedout")
         l.wait_log("c-ext SHUTDOWN timeout")
+        m = re.search(r"c-ext SHUTDOWN timeout (-?\d+)", l.logs())
+        self.assertTrue(0 < int(m.group(1)) <= 2000, m.group(0))
         h, _ = self.invoke(l, {"mode": "echo"})
         self.assertEqual(h["x-lemu-cold-start"], "true")
         harness.wait_for(lambda: l.logs().count("c-ext REGISTER") == 2, 10,
@@ -208,6 +212,139 @@ class ExtensionsTest(unittest.TestCase):
                 self.assertEqual(h.get("x-amz-function-error"), "Unhandled")
                 self.assertEqual(json.loads(body)["errorType"], etype)
                 l.wait_log("Phase: invoke\tStatus: error\tError Type: %s" % etype)
+
+    # ---- failures after init: the environment is reset ---------------------------------
+
+    def report_line(self, l, rid):
+        return harness.wait_for(
+            lambda: next((x for x in lines(l) if x.startswith("REPORT RequestId: %s" % rid)),
+                         None), 10, what="REPORT of " + rid)
+
+    def assert_reset(self, l, exts, register_count=2):
+        """The next invocation gets a fresh environment: cold, the extensions registered
+        again (c-ext no longer failing), and nothing failed."""
+        with open(os.path.join(exts, "failed-once"), "w"):
+            pass
+        h, body = self.invoke(l, {"mode": "echo"})
+        self.assertEqual(h["x-lemu-cold-start"], "true")
+        self.assertNotIn("x-amz-function-error", h, body)
+        harness.wait_for(lambda: l.logs().count("c-ext REGISTER") == register_count, 10,
+                         what="a second registration")
+
+    def failing_ext(self, mode, **env):
+        exts = self.ext_dir(("c-ext", c_ext_path()), ("sh-ext", sh_ext_path()))
+        env.update({"C_EXT_MODE": mode, "C_EXT_ONCE": os.path.join(exts, "failed-once")})
+        return exts, self.lemu(exts, runtime=harness.fixture("c-bad"), environment=env)
+
+    def test_extension_fails_during_invoke(self):
+        """An extension that posts exit/error, or dies, while the function runs: the
+        invocation fails at once with the extension's error type (Extension.Crash for a
+        death), the other extension gets SHUTDOWN failure, and the next invocation is cold."""
+        cases = (("exit-error", "Extension.TestExitError",
+                  "Extension 'c-ext' reported an exit error: Extension.TestExitError"),
+                 ("crash-on-invoke", "Extension.Crash",
+                  "Extension 'c-ext' exited with error: signal: Killed"))
+        for mode, etype, text in cases:
+            with self.subTest(mode=mode):
+                exts, l = self.failing_ext(mode)
+                t0 = time.monotonic()
+                h, body = self.invoke(l, {"mode": "sleep", "sleep_s": 8})
+                self.assertLess(time.monotonic() - t0, 7, "answered before the function ended")
+                rid = h["x-amzn-requestid"]
+                self.assertEqual(h.get("x-amz-function-error"), "Unhandled")
+                self.assertEqual(json.loads(body), {
+                    "errorType": etype, "errorMessage": "RequestId: %s Error: %s" % (rid, text)})
+                l.wait_log("sh-ext SHUTDOWN failure")
+                self.assertIn("\tStatus: error\tError Type: %s" % etype, self.report_line(l, rid))
+                s, rec = l.control("GET", "/invocations/" + rid)
+                self.assertEqual(s, 200, rec)
+                self.assertEqual((rec["status"], rec["error_type"]), ("failure", etype), rec)
+                self.assertNotIn("c-ext SHUTDOWN", l.logs())
+                self.assert_reset(l, exts)
+                l.stop()
+                self.assertEqual(l.leftover_pids(), [])
+
+    @staticmethod
+    def pids_running(path):
+        """Host pids of processes whose argv[0] is @path."""
+        out = []
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % p, "rb") as f:
+                    argv0 = f.read().split(b"\0")[0]
+            except OSError:
+                continue
+            if argv0 == path.encode():
+                out.append(int(p))
+        return out
+
+    def test_extension_ends_after_the_answer(self):
+        """An extension that exits, or is killed, after the caller has its answer (while it
+        still works on the invocation): the answer stands, the environment is reset (the
+        other extension gets SHUTDOWN failure) and the next invocation is cold."""
+        for how in ("exit", "kill"):
+            with self.subTest(how=how):
+                exts = self.ext_dir(("c-ext", c_ext_path()), ("sh-ext", sh_ext_path()))
+                hold = os.path.join(exts, "release")
+                env = {"C_EXT_HOLD": hold}
+                if how == "exit":
+                    env.update({"C_EXT_MODE": "exit-after-hold",
+                                "C_EXT_ONCE": os.path.join(exts, "failed-once")})
+                l = self.lemu(exts, runtime=harness.fixture("c-bad"), environment=env)
+                h, body = self.invoke(l, {"mode": "echo"})
+                self.assertNotIn("x-amz-function-error", h, body)
+                rid = h["x-amzn-requestid"]
+                l.wait_log("c-ext INVOKE %s" % rid)
+                self.assertEqual(self.env_state(l), "busy")
+                if how == "exit":
+                    with open(hold, "w"):
+                        pass
+                    l.wait_log("Extension 'c-ext' exited with status 4")
+                else:
+                    pids = self.pids_running(os.path.join(exts, "c-ext"))
+                    self.assertEqual(len(pids), 1, pids)
+                    os.kill(pids[0], signal.SIGKILL)
+                    l.wait_log("Extension 'c-ext' exited with error: signal: Killed")
+                    with open(hold, "w"):
+                        pass
+                l.wait_log("sh-ext SHUTDOWN failure")
+                self.assertNotIn("Status:", self.report_line(l, rid))
+                self.assert_reset(l, exts)
+                l.stop()
+                self.assertEqual(l.leftover_pids(), [])
+
+    def test_runtime_crash_sends_shutdown_failure(self):
+        """The runtime exits during an invocation: the caller gets Runtime.ExitError at once,
+        both extensions get SHUTDOWN failure with a deadline within the 2 s budget, and the
+        next invocation is cold."""
+        exts = self.ext_dir(("c-ext", c_ext_path()), ("sh-ext", sh_ext_path()))
+        l = self.lemu(exts, runtime=harness.fixture("c-bad"))
+        h, body = self.invoke(l, {"mode": "exit", "code": 3})
+        rid = h["x-amzn-requestid"]
+        self.assertEqual(h.get("x-amz-function-error"), "Unhandled")
+        self.assertEqual(json.loads(body), {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": "RequestId: %s Error: Runtime exited with error: exit status 3" % rid})
+        l.wait_log("c-ext SHUTDOWN failure")
+        l.wait_log("sh-ext SHUTDOWN failure")
+        m = re.search(r"c-ext SHUTDOWN failure (-?\d+)", l.logs())
+        self.assertTrue(0 < int(m.group(1)) <= 2000, m.group(0))
+        self.assertIn("\tStatus: error\tError Type: Runtime.ExitError", self.report_line(l, rid))
+        self.assert_reset(l, exts)
+
+    def test_runtime_init_exit_sends_shutdown_failure(self):
+        """A runtime that exits during init: the extensions get SHUTDOWN failure, for the
+        init and for its retry inside the invocation, whose caller gets Runtime.ExitError."""
+        l = self.lemu(self.ext_dir(("c-ext", c_ext_path())), runtime=harness.fixture("c-bad"),
+                      environment={"BAD_MODE": "init_exit"})
+        h, body = self.invoke(l)
+        self.assertEqual(h.get("x-amz-function-error"), "Unhandled")
+        self.assertEqual(json.loads(body)["errorType"], "Runtime.ExitError")
+        harness.wait_for(lambda: l.logs().count("c-ext SHUTDOWN failure") == 2, 10,
+                         what="SHUTDOWN failure for both inits")
+        l.wait_log("Phase: invoke\tStatus: error\tError Type: Runtime.ExitError")
 
     @staticmethod
     def beside(d, name):
@@ -317,6 +454,53 @@ class ExtensionsTest(unittest.TestCase):
         init = next(t for t in tel if t.startswith("platform.initReport "))
         self.assertEqual(init.split(" ")[2], "success")
         self.assertGreater(json.loads(init.split(" ", 3)[3])["durationMs"], 0)
+
+
+    def test_logs_api(self):
+        """A Logs API (2020-08-15) subscriber receives, over HTTP or over TCP
+        (newline-delimited JSON), platform.logsSubscription, the function's lines and per
+        invocation platform.start, platform.end and platform.report (with its figures), in
+        order; none of the Telemetry API's init events."""
+        for proto in ("HTTP", "TCP"):
+            with self.subTest(proto=proto):
+                d = self.tmpdir()
+                boot = os.path.join(d, "bootstrap")
+                with open(boot, "w") as f:
+                    f.write("#!/bin/sh\necho fn-init-line\nexec %s\n" % self.beside(d, "c-echo"))
+                os.chmod(boot, 0o755)
+                l = self.lemu(self.ext_dir(("c-ext", c_ext_path()), ("sh-ext", sh_ext_path())),
+                              runtime=boot, environment={"C_EXT_MODE": "logs",
+                                                         "C_EXT_LOGS_PROTO": proto})
+                rids = [self.invoke(l, {"n": i})[0]["x-amzn-requestid"] for i in range(2)]
+                self.assertIn("c-ext SUBSCRIBE 200", l.logs())
+                l.wait_log("c-ext TEL platform.report %s" % rids[0])
+                l.control("POST", "/functions/function/recycle")
+                l.wait_log("c-ext TELSUM")
+                tel = [x[len("c-ext TEL "):] for x in lines(l) if x.startswith("c-ext TEL ")]
+                types = [t.split(" ")[0] for t in tel]
+                self.assertIn("platform.logsSubscription", types)
+                for t in ("platform.initStart", "platform.initReport",
+                          "platform.telemetrySubscription"):
+                    self.assertNotIn(t, types)
+                self.assertIn('function "fn-init-line"', tel)
+                pos = []
+                for rid in rids:
+                    for want in ("platform.start", "platform.end", "platform.report"):
+                        hit = [i for i, t in enumerate(tel) if t.startswith("%s %s " % (want, rid))]
+                        self.assertEqual(len(hit), 1, "%s %s in %s" % (want, rid, tel))
+                        pos.append(hit[0])
+                self.assertEqual(pos, sorted(pos), tel)
+                for rid in rids:
+                    rep = next(t for t in tel if t.startswith("platform.report %s " % rid))
+                    m = json.loads(rep.split(" ", 3)[3])
+                    line = self.report_line(l, rid)
+                    fig = dict(kv.split(": ", 1) for kv in line.split("\t")[1:] if ": " in kv)
+                    self.assertAlmostEqual(m["durationMs"], float(fig["Duration"].split()[0]), 2)
+                    self.assertEqual(m["memorySizeMB"], 1769)
+                self.assertNotIn("TCP-BAD-LINE", l.logs())
+                said = [t for t in tel if t.startswith('extension "sh-ext INVOKE %s' % rids[0])]
+                self.assertEqual(len(said), 1, tel)
+                l.stop()
 
 
 # A runtime that registers an internal extension from its own process (a background loop
