@@ -10,6 +10,10 @@
  * killed when its share is spent (300 ms, 500 ms with only internal extensions), everything
  * when the budget is (2,000 ms with an external extension, else 500 ms). The launcher's
  * exit, once every process is gone, ends it early.
+ *
+ * Failures after init reset the environment the same way, with reason failure: the
+ * runtime's exit (init's "r" report: the extensions outlive it until told), an extension's
+ * exit/error or exit (spec §4.3).
  */
 #include <dirent.h>
 #include <errno.h>

@@ -347,8 +347,8 @@ static void runtime_died(ExecEnv *env) {
                 env->fn->counters.resets++;
                 env->state = ENV_STOPPING;
                 env->after_exit = AFTER_COLD;
-                env_mi_runtime_exited(env, exit_type, text);
                 teardown(env);
+                env_mi_runtime_exited(env, exit_type, text);
                 return;
         }
         switch (env->state) {

@@ -366,11 +366,15 @@ static const char extensions_help[] =
         "is frozen, only when the runtime and every extension asked for their next event (the\n"
         "caller is answered when the runtime responds). Shutdown: SIGTERM to the runtime,\n"
         "SHUTDOWN (spindown, timeout or failure) to the extensions, SIGKILL after 2 s (500 ms\n"
-        "with only internal extensions). Their output is logged as extension lines.\n"
+        "with only internal extensions). A runtime that exits resets the environment and its\n"
+        "extensions get SHUTDOWN failure. So does an extension's exit/error or exit after\n"
+        "init: the invocation in progress fails with its error type (Extension.Crash when it\n"
+        "died) and the next one is cold. Their output is logged as extension lines.\n"
         "\n"
         "Telemetry: PUT /2022-07-01/telemetry (or the older /2020-08-15/logs) during init;\n"
         "events go as JSON arrays to http://sandbox.localdomain:PORT/..., which is the\n"
-        "environment's own loopback address (listen on the host of AWS_LAMBDA_RUNTIME_API).\n";
+        "environment's own loopback address (listen on the host of AWS_LAMBDA_RUNTIME_API),\n"
+        "or as newline-delimited JSON to a {\"protocol\":\"TCP\",\"port\":PORT} destination.\n";
 
 static const struct {
         const char *name;

@@ -3,7 +3,10 @@
 runtime and register; INVOKE reaches them with the runtime's event; the environment is frozen
 only once they asked for their next event (the caller has its answer before); SHUTDOWN with
 its reason and deadline on recycle and on a timeout; misuse answered as RAPID does; init
-failures of extensions; internal extensions registered from the runtime's process.
+failures of extensions; failures after init (an extension's exit/error, exit or death, the
+runtime's exit) reset the environment with SHUTDOWN failure to the others; internal
+extensions registered from the runtime's process; Telemetry API and Logs API deliveries
+(HTTP and TCP destinations).
 
 The extensions are fixtures/c-ext (C) and fixtures/sh-ext (sh and curl); they print what they
 see on stdout, which lemu logs as the extension's output, with the environment's prefix.
