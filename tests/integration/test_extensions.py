@@ -318,6 +318,20 @@ class ExtensionsTest(unittest.TestCase):
                 l.stop()
                 self.assertEqual(l.leftover_pids(), [])
 
+    def test_extension_killed_while_idle(self):
+        """Between invocations (freezing off, so that it can die then): an extension killed
+        resets the idle environment; the other gets SHUTDOWN failure, the next call is cold."""
+        exts = self.ext_dir(("c-ext", c_ext_path()), ("sh-ext", sh_ext_path()))
+        l = self.lemu(exts, runtime=harness.fixture("c-bad"), lifecycle={"freeze": False})
+        self.invoke(l, {"mode": "echo"})
+        harness.wait_for(lambda: self.env_state(l) == "idle", 10, what="idle")
+        pids = self.pids_running(os.path.join(exts, "c-ext"))
+        self.assertEqual(len(pids), 1, pids)
+        os.kill(pids[0], signal.SIGKILL)
+        l.wait_log("sh-ext SHUTDOWN failure")
+        self.assertIn("Extension 'c-ext' exited with error: signal: Killed", l.logs())
+        self.assert_reset(l, exts)
+
     def test_runtime_crash_sends_shutdown_failure(self):
         """The runtime exits during an invocation: the caller gets Runtime.ExitError at once,
         both extensions get SHUTDOWN failure with a deadline within the 2 s budget, and the
