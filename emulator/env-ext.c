@@ -193,7 +193,7 @@ static void extension_exited(ExecEnv *env, int index, int status) {
 
         if (WIFSIGNALED(status))
                 snprintf(text, sizeof(text), "Extension '%s' exited with error: signal: %s", name,
-                         strsignal(WTERMSIG(status)));
+                         env__signal_text(WTERMSIG(status)));
         else
                 snprintf(text, sizeof(text), "Extension '%s' exited with status %d", name,
                          WEXITSTATUS(status));

@@ -46,6 +46,8 @@ void env__runtime_exited(ExecEnv *env, int wait_status);
  * reset; an invocation in progress fails with @error_type and @text, the other extensions
  * get SHUTDOWN failure. During init, init fails. */
 void env__extension_failed(ExecEnv *env, const char *error_type, const char *text);
+/* A signal as Go's ExitError names it ("killed", "segmentation fault"), as Lambda prints. */
+const char *env__signal_text(int sig);
 /* SIGKILL to every process of @env (its exit follows). */
 void env__hard_kill(ExecEnv *env);
 void env__close_gate(ExecEnv *env);

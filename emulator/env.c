@@ -206,7 +206,7 @@ static void close_process_handles(ExecEnv *env) {
         }
 }
 
-static const char *signal_text(int sig) {
+const char *env__signal_text(int sig) {
         switch (sig) {
         case SIGKILL:
                 return "killed";
@@ -233,7 +233,7 @@ static const char *signal_text(int sig) {
 void env__exit_text(ExecEnv *env, char *out, size_t n) {
         if (env->term_signal)
                 snprintf(out, n, "Runtime exited with error: signal: %s",
-                         signal_text(env->term_signal));
+                         env__signal_text(env->term_signal));
         else if (env->exit_status)
                 snprintf(out, n, "Runtime exited with error: exit status %d", env->exit_status);
         else

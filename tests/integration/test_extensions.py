@@ -246,7 +246,7 @@ class ExtensionsTest(unittest.TestCase):
         cases = (("exit-error", "Extension.TestExitError",
                   "Extension 'c-ext' reported an exit error: Extension.TestExitError"),
                  ("crash-on-invoke", "Extension.Crash",
-                  "Extension 'c-ext' exited with error: signal: Killed"))
+                  "Extension 'c-ext' exited with error: signal: killed"))
         for mode, etype, text in cases:
             with self.subTest(mode=mode):
                 exts, l = self.failing_ext(mode)
@@ -309,7 +309,7 @@ class ExtensionsTest(unittest.TestCase):
                     pids = self.pids_running(os.path.join(exts, "c-ext"))
                     self.assertEqual(len(pids), 1, pids)
                     os.kill(pids[0], signal.SIGKILL)
-                    l.wait_log("Extension 'c-ext' exited with error: signal: Killed")
+                    l.wait_log("Extension 'c-ext' exited with error: signal: killed")
                     with open(hold, "w"):
                         pass
                 l.wait_log("sh-ext SHUTDOWN failure")
@@ -329,7 +329,7 @@ class ExtensionsTest(unittest.TestCase):
         self.assertEqual(len(pids), 1, pids)
         os.kill(pids[0], signal.SIGKILL)
         l.wait_log("sh-ext SHUTDOWN failure")
-        self.assertIn("Extension 'c-ext' exited with error: signal: Killed", l.logs())
+        self.assertIn("Extension 'c-ext' exited with error: signal: killed", l.logs())
         self.assert_reset(l, exts)
 
     def test_runtime_crash_sends_shutdown_failure(self):
