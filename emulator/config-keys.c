@@ -156,6 +156,11 @@ const CfgKey cfg__keys[] = {
         { .section = "limits", .name = "max_queued_events", .type = CFG_T_UINT,
           G(limits.max_queued_events), .def = "100000", .min = 1, .max = 10000000,
           .help = "Async events waiting in all queues; past it, 429." },
+        { .section = "limits", .name = "async_cold_starts", .type = CFG_T_UINT,
+          G(limits.async_cold_starts), .def = "0", .min = 0, .max = 100000,
+          .help = "Async events on a cold start at once (0: two per CPU). Past it, an event "
+                  "without a warm environment waits in its queue, so a burst grows the "
+                  "environments a few at a time instead of initialising hundreds at once." },
 
         { .name = "bootstrap", .type = CFG_T_PATH, F(bootstrap), .nullable = true, .def = "null",
           .help = "The executable to run (a custom runtime); exactly one of bootstrap and "

@@ -129,6 +129,7 @@ typedef struct CfgLimits {
         double header_timeout_s;    /* 10 */
         double body_timeout_s;      /* 10 */
         unsigned max_queued_events; /* 100000 */
+        unsigned async_cold_starts; /* 0: two per CPU */
 } CfgLimits;
 
 typedef struct Config {

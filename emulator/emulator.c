@@ -356,6 +356,9 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
                 .max_headers = 100,
                 .discard_max = RAPI_DISCARD_MAX,
         };
+        e->async_colds_max = cfg->limits.async_cold_starts
+                                     ? cfg->limits.async_cold_starts
+                                     : MAX(2u, 2 * uv_available_parallelism());
         e->n_functions = cfg->n_functions;
         e->functions = xcalloc(cfg->n_functions ? cfg->n_functions : 1, sizeof(Function));
         for (size_t i = 0; i < cfg->n_functions; i++) {

@@ -92,6 +92,7 @@ struct Invocation {
         int64_t deadline_ms;
         RapiEvent event;
         bool cold;
+        bool async_cold; /* an event counted in Emulator.async_colds */
         bool suppressed_init;
         double init_ms;
         double duration_ms;
@@ -272,6 +273,9 @@ struct Emulator {
         char *listen_url;
         unsigned inflight; /* synchronous + async invocations running */
         unsigned unreserved_inflight;
+        /* Events on a cold start now, and how many may be: a burst grows the environments
+         * a few at a time instead of starting hundreds that share 2 CPUs for their init. */
+        unsigned async_colds, async_colds_max;
         unsigned reserved_total; /* sum of reserved_concurrency */
         unsigned sync_waiting;   /* synchronous callers not yet answered */
         uv_timer_t retry_timer;

@@ -276,8 +276,13 @@ static bool try_start(Invocation *inv, const char **ret_reason) {
                 e->unreserved_inflight++;
         fn->counters.invocations++;
         env_run(env, inv);
-        if (inv->cold)
+        if (inv->cold) {
                 fn->counters.cold_starts++;
+                if (inv->type == INVOKE_EVENT) {
+                        inv->async_cold = true; /* until sched_finish() */
+                        e->async_colds++;
+                }
+        }
         return true;
 }
 
@@ -481,6 +486,9 @@ void sched_pump_queue(Function *fn) {
                 }
                 if (!has_capacity(fn, &reason))
                         return;
+                /* No warm environment: it waits while enough events are on cold starts. */
+                if (list_empty(&fn->idle) && e->async_colds >= e->async_colds_max)
+                        return;
                 list_unlink(&inv->link);
                 fn->n_queued--;
                 try_start(inv, &reason);
@@ -527,6 +535,10 @@ void sched_finish(Invocation *inv) {
                 return;
         }
         inv->finished = true;
+        if (inv->async_cold) {
+                inv->async_cold = false;
+                e->async_colds--;
+        }
         if (ran) {
                 fn->inflight--;
                 e->inflight--;

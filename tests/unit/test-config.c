@@ -148,6 +148,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c.limits.max_headers, 100);
         assert_true(c.limits.header_timeout_s == 10.0);
         assert_int_equal(c.limits.max_queued_events, 100000);
+        assert_int_equal(c.limits.async_cold_starts, 0);
         assert_int_equal(c.n_functions, 0);
         assert_int_equal(c.n_warnings, 0);
         assert_non_null(c.base_dir);
@@ -1315,7 +1316,8 @@ static void test_dump_defaults(void **state) {
                              "    \"max_headers\": 100,\n"
                              "    \"header_timeout_s\": 10,\n"
                              "    \"body_timeout_s\": 10,\n"
-                             "    \"max_queued_events\": 100000\n"
+                             "    \"max_queued_events\": 100000,\n"
+                             "    \"async_cold_starts\": 0\n"
                              "  },\n"
                              "  \"functions\": {}\n"
                              "}\n",
