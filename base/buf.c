@@ -68,6 +68,24 @@ void buf_put_fixed2(Buf *b, double v) {
         buf_append(b, frac, 2);
 }
 
+void buf_put_json_str(Buf *b, const char *s, size_t n) {
+        buf_append(b, "\"", 1);
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) s[i];
+                if (c == '"' || c == '\\')
+                        buf_printf(b, "\\%c", c);
+                else if (c == '\n')
+                        buf_puts(b, "\\n");
+                else if (c == '\t')
+                        buf_puts(b, "\\t");
+                else if (c < 0x20)
+                        buf_printf(b, "\\u%04x", c);
+                else
+                        buf_append(b, &s[i], 1);
+        }
+        buf_append(b, "\"", 1);
+}
+
 void buf_printf(Buf *b, const char *fmt, ...) {
         va_list ap;
         int n;

@@ -29,6 +29,9 @@ void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void buf_put_u64(Buf *b, uint64_t v);
 void buf_put_i64(Buf *b, int64_t v);
 void buf_put_fixed2(Buf *b, double v);
+/* @n bytes as a quoted JSON string: quotes, backslashes and control bytes escaped, the rest
+ * (UTF-8 included) as it is. */
+void buf_put_json_str(Buf *b, const char *s, size_t n);
 void buf_reset(Buf *b);
 void buf_free(Buf *b);
 /* Gives the bytes to the caller (free() them) and leaves @b empty. */

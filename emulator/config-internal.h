@@ -95,8 +95,6 @@ const CfgKey *cfg__key_by_flag(const char *flag);
 /* The flag without "--" into @buf (or the key's explicit one). */
 const char *cfg__key_flag(const CfgKey *k, char *buf, size_t n);
 bool cfg__is_section(const char *name, bool global);
-/* "a string", "an array", … for "expected X, got Y" reasons. */
-const char *cfg__describe(const cJSON *v);
 /* -EINVAL when an earlier member of @obj has @m's name. */
 int cfg__check_duplicate(CfgCtx *x, const cJSON *obj, const cJSON *m);
 

@@ -25,6 +25,7 @@
 
 #include "compare.h"
 #include "config-internal.h"
+#include "json-util.h"
 #include "faults.h"
 #include "macro.h"
 #include "xalloc.h"
@@ -458,20 +459,6 @@ static size_t *count_slot(const CfgKey *k, const void *base) {
         return (size_t *) ((char *) base + k->off_n);
 }
 
-const char *cfg__describe(const cJSON *v) {
-        if (cJSON_IsString(v))
-                return "a string";
-        if (cJSON_IsNumber(v))
-                return "a number";
-        if (cJSON_IsBool(v))
-                return "a boolean";
-        if (cJSON_IsNull(v))
-                return "null";
-        if (cJSON_IsArray(v))
-                return "an array";
-        return "an object";
-}
-
 static const char *expected(const CfgKey *k) {
         switch (k->type) {
         case CFG_T_STRING:
@@ -507,7 +494,7 @@ static int type_error(CfgCtx *x, const CfgKey *k, const cJSON *v) {
                 return cfg__error(x, "expected %s%s, got the string '%s'", expected(k),
                                   k->nullable ? " or null" : "", v->valuestring);
         return cfg__error(x, "expected %s%s, got %s", expected(k), k->nullable ? " or null" : "",
-                          cfg__describe(v));
+                          json_kind(v));
 }
 
 /* "an integer from 128 to 10240", "greater than 0 and at most 900", … */
@@ -746,7 +733,7 @@ static int check_double(CfgCtx *x, const CfgKey *k, const cJSON *v) {
         double d;
 
         if (!cJSON_IsNumber(v))
-                return cfg__error(x, "expected a number, got %s", cfg__describe(v));
+                return cfg__error(x, "expected a number, got %s", json_kind(v));
         d = v->valuedouble;
         if (!number_in_range(k, d)) {
                 range_text(k, range, sizeof(range));
@@ -789,7 +776,7 @@ static int strv_from_json(CfgCtx *x, const cJSON *v, char ***ret) {
         cJSON_ArrayForEach (e, v) {
                 if (!cJSON_IsString(e)) {
                         size_t mark = cfg__push(x, NULL, (int) i);
-                        int r = cfg__error(x, "expected a string, got %s", cfg__describe(e));
+                        int r = cfg__error(x, "expected a string, got %s", json_kind(e));
 
                         cfg__pop(x, mark);
                         return r;
@@ -884,8 +871,7 @@ static int set_kv(CfgCtx *x, const CfgKey *k, void *base, const cJSON *v) {
                 r = cfg__check_duplicate(x, v, m);
                 if (r >= 0 && !cJSON_IsString(m))
                         r = cfg__error(x, "expected a string%s, got %s",
-                                       cJSON_IsNumber(m) ? " (quote numbers)" : "",
-                                       cfg__describe(m));
+                                       cJSON_IsNumber(m) ? " (quote numbers)" : "", json_kind(m));
                 if (r >= 0 && k->type == CFG_T_ENV)
                         r = cfg__env_put(x, &tmp, m->string, m->valuestring);
                 else if (r >= 0)
@@ -945,7 +931,7 @@ static int set_shadow(CfgCtx *x, const CfgKey *k, void *base, const cJSON *v) {
                 if (r >= 0 && !is_paths && !streq(m->string, "ignore_values"))
                         r = cfg__error(x, "unknown key (expected ignore_paths or ignore_values)");
                 else if (r >= 0 && !cJSON_IsArray(m))
-                        r = cfg__error(x, "expected an array of strings, got %s", cfg__describe(m));
+                        r = cfg__error(x, "expected an array of strings, got %s", json_kind(m));
                 if (r >= 0) {
                         cfg__strv_free(*dst);
                         r = strv_from_json(x, m, dst);
@@ -1000,7 +986,7 @@ static int set_faults(CfgCtx *x, const CfgKey *k, void *base, const cJSON *v) {
 
                 if (!cJSON_IsObject(e)) {
                         size_t mark = cfg__push(x, NULL, i);
-                        int r = cfg__error(x, "expected a fault object, got %s", cfg__describe(e));
+                        int r = cfg__error(x, "expected a fault object, got %s", json_kind(e));
 
                         cfg__pop(x, mark);
                         return r;

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "codec.h"
 #include "config-internal.h"
+#include "json-util.h"
 #include "macro.h"
 #include "xalloc.h"
 
@@ -73,46 +74,10 @@ void cfg__pop(CfgCtx *x, size_t mark) {
         x->depth--;
 }
 
-/* A minimal JSON skipper over text cJSON has already accepted: no checks needed. */
-static size_t skip_ws(const char *s, size_t i, size_t n) {
-        while (i < n && (unsigned char) s[i] <= ' ')
-                i++;
-        return i;
-}
-
-static size_t skip_string(const char *s, size_t i, size_t n) {
-        for (i++; i < n && s[i] != '"'; i++)
-                if (s[i] == '\\')
-                        i++;
-        return i + 1;
-}
-
-static size_t skip_value(const char *s, size_t i, size_t n) {
-        int depth = 0;
-
-        i = skip_ws(s, i, n);
-        if (i < n && s[i] == '"')
-                return skip_string(s, i, n);
-        if (i < n && (s[i] == '{' || s[i] == '[')) {
-                for (; i < n; i++) {
-                        if (s[i] == '"')
-                                i = skip_string(s, i, n) - 1;
-                        else if (s[i] == '{' || s[i] == '[')
-                                depth++;
-                        else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
-                                return i + 1;
-                }
-                return n;
-        }
-        while (i < n && !strchr(",]}", s[i]) && (unsigned char) s[i] > ' ')
-                i++;
-        return i;
-}
-
 /* The offset of the key (or array element) the context's index path leads to. */
 static size_t locate(const CfgCtx *x) {
         const char *s = x->text;
-        size_t n = x->len, i = skip_ws(s, 0, n), at = i;
+        size_t n = x->len, i = json_skip_ws(s, 0, n), at = i;
         unsigned depth = MIN(x->depth, CFG_DEPTH_MAX);
 
         for (unsigned d = 0; d < depth && i < n; d++) {
@@ -122,34 +87,18 @@ static size_t locate(const CfgCtx *x) {
                         break;
                 i++;
                 for (int m = 0; i < n; m++) {
-                        i = skip_ws(s, i, n);
+                        i = json_skip_ws(s, i, n);
                         at = i;
                         if (object) {
-                                i = skip_ws(s, skip_string(s, i, n), n) + 1; /* the ':' */
-                                i = skip_ws(s, i, n);
+                                i = json_skip_ws(s, json_string_end(s, i, n), n) + 1; /* the ':' */
+                                i = json_skip_ws(s, i, n);
                         }
                         if (m == x->idx[d])
                                 break;
-                        i = skip_ws(s, skip_value(s, i, n), n) + 1; /* the ',' */
+                        i = json_skip_ws(s, json_value_end(s, i, n), n) + 1; /* the ',' */
                 }
         }
         return at;
-}
-
-/* Columns count characters, not bytes, as editors do. */
-static void line_col(const char *s, size_t off, unsigned *ret_line, unsigned *ret_col) {
-        unsigned line = 1, col = 1;
-
-        for (size_t i = 0; i < off; i++) {
-                if (s[i] == '\n') {
-                        line++;
-                        col = 1;
-                } else if (((unsigned char) s[i] & 0xC0) != 0x80) {
-                        col++;
-                }
-        }
-        *ret_line = line;
-        *ret_col = col;
 }
 
 static void fill(const CfgCtx *x, CfgError *e, size_t off, const char *fmt, va_list ap)
@@ -164,7 +113,7 @@ static void fill(const CfgCtx *x, CfgError *e, size_t off, const char *fmt, va_l
         if (x->where)
                 snprintf(e->reason + len, sizeof(e->reason) - len, " (%s)", x->where);
         if (x->orig)
-                line_col(x->orig, MIN(off, x->len), &e->line, &e->col);
+                json_line_col(x->orig, MIN(off, x->len), &e->line, &e->col);
 }
 
 static int error_at(CfgCtx *x, size_t off, const char *fmt, ...)
@@ -228,43 +177,6 @@ void cfg_format_error(const CfgError *err, char *out, size_t n) {
 
 /* ---- text to a cJSON tree ---- */
 
-/*
- * Blanks comments to spaces, newlines kept, so offsets and line numbers stay the file's.
- * Strings are skipped whole: "http://x" is no comment. Return: 0, or -1 with @ret_at at an
- * unterminated block comment.
- */
-static int strip_comments(char *s, size_t n, size_t *ret_at) {
-        size_t i = 0;
-
-        while (i < n) {
-                if (s[i] == '"') {
-                        i = skip_string(s, i, n);
-                } else if (s[i] == '/' && i + 1 < n && s[i + 1] == '/') {
-                        while (i < n && s[i] != '\n')
-                                s[i++] = ' ';
-                } else if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
-                        size_t start = i;
-
-                        s[i++] = ' ';
-                        s[i++] = ' ';
-                        while (i < n && !(s[i] == '*' && i + 1 < n && s[i + 1] == '/')) {
-                                if (s[i] != '\n')
-                                        s[i] = ' ';
-                                i++;
-                        }
-                        if (i >= n) {
-                                *ret_at = start;
-                                return -1;
-                        }
-                        s[i++] = ' ';
-                        s[i++] = ' ';
-                } else {
-                        i++;
-                }
-        }
-        return 0;
-}
-
 /* The first byte that breaks UTF-8; lines are checked alone as '\n' ends no sequence. */
 static size_t utf8_bad_offset(const char *s, size_t len) {
         size_t start = 0;
@@ -286,40 +198,25 @@ static size_t utf8_bad_offset(const char *s, size_t len) {
         return 0;
 }
 
-/* The first comma followed by } or ], the mistake most often made in a hand-edited file. */
-static size_t trailing_comma(const char *s, size_t len) {
-        for (size_t i = 0; i < len; i++) {
-                if (s[i] == '"') {
-                        i = skip_string(s, i, len) - 1;
-                } else if (s[i] == ',') {
-                        size_t j = skip_ws(s, i + 1, len);
-
-                        if (j < len && (s[j] == '}' || s[j] == ']'))
-                                return i;
-                }
-        }
-        return SIZE_MAX;
-}
-
 static int syntax_error(CfgCtx *x, const char *buf, size_t len) {
         const char *ep = cJSON_GetErrorPtr(), *end = NULL;
         size_t off = ep && ep >= buf && ep <= buf + len ? (size_t) (ep - buf) : len, n;
-        size_t comma = trailing_comma(buf, len);
+        size_t comma = json_trailing_comma(buf, len);
         cJSON *loose;
 
         /* cJSON stops at the first error, so a trailing comma before it is the cause. */
         if (comma < off)
                 return error_at(x, comma, "syntax error: a comma before '%c'",
-                                buf[skip_ws(buf, comma + 1, len)]);
+                                buf[json_skip_ws(buf, comma + 1, len)]);
 
         /* cJSON says only "failed"; a lenient second parse tells trailing text apart. */
         loose = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 0);
         if (loose) {
                 cJSON_Delete(loose);
-                return error_at(x, skip_ws(buf, (size_t) (end - buf), len),
+                return error_at(x, json_skip_ws(buf, (size_t) (end - buf), len),
                                 "unexpected text after the end of the JSON value");
         }
-        off = skip_ws(buf, off, len);
+        off = json_skip_ws(buf, off, len);
         if (off >= len)
                 return error_at(x, len, "syntax error: unexpected end of input");
         n = strcspn(buf + off, "\r\n");
@@ -348,7 +245,7 @@ static int parse_json(CfgCtx *x, const char *text, size_t len, char **ret_buf, c
         buf = xmalloc(len + 1);
         memcpy(buf, text, len);
         buf[len] = 0;
-        if (strip_comments(buf, len, &off) < 0) {
+        if (json_strip_comments(buf, len, &off) < 0) {
                 free(buf);
                 return error_at(x, off, "unterminated /* comment");
         }
@@ -476,7 +373,7 @@ static int walk_functions(CfgCtx *x, const cJSON *obj) {
         int i = 0;
 
         if (!cJSON_IsObject(obj))
-                return cfg__error(x, "expected an object of functions, got %s", cfg__describe(obj));
+                return cfg__error(x, "expected an object of functions, got %s", json_kind(obj));
         cJSON_ArrayForEach (m, obj) {
                 size_t mark = cfg__push(x, m->string, i++);
                 FunctionConfig *fn;
@@ -485,7 +382,7 @@ static int walk_functions(CfgCtx *x, const cJSON *obj) {
                 if (r >= 0 && !cfg__function_name_ok(m->string))
                         r = cfg__error(x, "a function name is 1 to 64 letters, digits, - or _");
                 if (r >= 0 && !cJSON_IsObject(m))
-                        r = cfg__error(x, "expected an object, got %s", cfg__describe(m));
+                        r = cfg__error(x, "expected an object, got %s", json_kind(m));
                 if (r >= 0) {
                         fn = cfg_find_function(x->config, m->string);
                         if (!fn)
@@ -521,7 +418,7 @@ static int walk_object(CfgCtx *x, const cJSON *obj, void *base, bool global, con
         int i = 0;
 
         if (!cJSON_IsObject(obj))
-                return cfg__error(x, "expected an object, got %s", cfg__describe(obj));
+                return cfg__error(x, "expected an object, got %s", json_kind(obj));
         cJSON_ArrayForEach (m, obj) {
                 size_t mark = cfg__push(x, m->string, i++);
                 int r = walk_member(x, obj, m, base, global, section);
@@ -598,7 +495,7 @@ int cfg_load_string(Config *c, const char *text, size_t len, const char *base_di
 
         r = parse_json(&x, text, len, &buf, &root);
         if (r == 0 && !cJSON_IsObject(root))
-                r = cfg__error(&x, "the config must be a JSON object, got %s", cfg__describe(root));
+                r = cfg__error(&x, "the config must be a JSON object, got %s", json_kind(root));
         if (r == 0)
                 r = walk_object(&x, root, c, true, NULL);
         cJSON_Delete(root);
@@ -737,7 +634,7 @@ static int env_value(CfgCtx *x, const cJSON *v, char buf[32], const char **ret) 
         else if (cJSON_IsBool(v))
                 *ret = cJSON_IsTrue(v) ? "true" : "false";
         else
-                return cfg__error(x, "expected a string, got %s", cfg__describe(v));
+                return cfg__error(x, "expected a string, got %s", json_kind(v));
         return 0;
 }
 
@@ -790,7 +687,7 @@ static int load_env_file(CfgCtx *x, Config *c, const char *file) {
         r = parse_json(x, text, len, &buf, &root);
         if (r == 0 && !cJSON_IsObject(root))
                 r = cfg__error(x, "expected an object of {NAME: VALUE} blocks, got %s",
-                               cfg__describe(root));
+                               json_kind(root));
         for (int pass = 0; r == 0 && pass < 2; pass++) {
                 const cJSON *m;
                 int i = 0;
@@ -804,7 +701,7 @@ static int load_env_file(CfgCtx *x, Config *c, const char *file) {
                                 r = cfg__check_duplicate(x, root, m);
                                 if (r == 0 && !cJSON_IsObject(m))
                                         r = cfg__error(x, "expected an object, got %s",
-                                                       cfg__describe(m));
+                                                       json_kind(m));
                                 if (r == 0 && !params)
                                         fn = cfg_find_function(c, m->string);
                                 if (r == 0 && !params && !fn)

@@ -343,14 +343,10 @@ void drift_report(ExecEnv *env, uint64_t seq, const char *kind, const char *deta
         Emulator *e = env->emu;
         Buf b = BUF_INIT;
 
-        buf_printf(&b, "{\"kind\":\"%s\",\"path\":null,\"warm\":null,\"fresh\":null,\"detail\":\"",
-                   kind);
-        for (const char *p = detail; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        buf_append(&b, "\\", 1);
-                buf_append(&b, p, 1);
-        }
-        buf_puts(&b, "\"}");
+        buf_printf(&b,
+                   "{\"kind\":\"%s\",\"path\":null,\"warm\":null,\"fresh\":null,\"detail\":", kind);
+        buf_put_json_str(&b, detail, strlen(detail));
+        buf_puts(&b, "}");
         records_add_finding(&e->records, seq, b.data);
         metrics_finding(&env->fn->metrics, kind);
         env->fn->counters.findings++;

@@ -34,6 +34,7 @@
 #include "codec.h"
 #include "emulator.h"
 #include "faults.h"
+#include "json-util.h"
 #include "macro.h"
 #include "xalloc.h"
 
@@ -121,20 +122,6 @@ static int perr(char *err, size_t n, const char *fmt, ...) {
         return -EINVAL;
 }
 
-static const char *describe(const cJSON *v) {
-        if (cJSON_IsString(v))
-                return "a string";
-        if (cJSON_IsNumber(v))
-                return "a number";
-        if (cJSON_IsBool(v))
-                return "a boolean";
-        if (cJSON_IsNull(v))
-                return "null";
-        if (cJSON_IsArray(v))
-                return "an array";
-        return "an object";
-}
-
 static int lookup(const char *const *names, size_t n, const char *s) {
         for (size_t i = 0; i < n; i++)
                 if (names[i] && strcmp(names[i], s) == 0)
@@ -170,7 +157,7 @@ static int get_count(const cJSON *v, const char *key, double min, double max, ui
         if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < min ||
             v->valuedouble > max)
                 return perr(err, n, "%s: expected a whole number from %.0f to %.0f, got %s%s", key,
-                            min, max, cJSON_IsNumber(v) ? "" : describe(v),
+                            min, max, cJSON_IsNumber(v) ? "" : json_kind(v),
                             cJSON_IsNumber(v) ? "another number" : "");
         *ret = (uint64_t) v->valuedouble;
         return 0;
@@ -179,7 +166,7 @@ static int get_count(const cJSON *v, const char *key, double min, double max, ui
 static int get_ms(const cJSON *v, const char *key, double min, double *ret, char *err, size_t n) {
         if (!cJSON_IsNumber(v) || !(v->valuedouble >= min) || v->valuedouble > MS_MAX)
                 return perr(err, n, "%s: expected milliseconds from %.0f to %.0f, got %s", key, min,
-                            MS_MAX, cJSON_IsNumber(v) ? "a number out of range" : describe(v));
+                            MS_MAX, cJSON_IsNumber(v) ? "a number out of range" : json_kind(v));
         *ret = v->valuedouble;
         return 0;
 }
@@ -187,7 +174,7 @@ static int get_ms(const cJSON *v, const char *key, double min, double *ret, char
 static int get_text(const cJSON *v, const char *key, size_t max, char **ret, char *err, size_t n) {
         if (!cJSON_IsString(v) || strlen(v->valuestring) == 0 || strlen(v->valuestring) > max)
                 return perr(err, n, "%s: expected a non-empty string of at most %zu bytes, got %s",
-                            key, max, cJSON_IsString(v) ? "another string" : describe(v));
+                            key, max, cJSON_IsString(v) ? "another string" : json_kind(v));
         free(*ret);
         *ret = xstrdup(v->valuestring);
         return 0;
@@ -199,7 +186,7 @@ static int parse_when(Fault *f, const cJSON *when, char *err, size_t n) {
         int r;
 
         if (!cJSON_IsObject(when))
-                return perr(err, n, "when: expected an object, got %s", describe(when));
+                return perr(err, n, "when: expected an object, got %s", json_kind(when));
         cJSON_ArrayForEach (k, when) {
                 if (strcmp(k->string, "invocation") == 0) {
                         r = get_count(k, "when.invocation", 1, 9007199254740992.0, &u, err, n);
@@ -213,7 +200,7 @@ static int parse_when(Fault *f, const cJSON *when, char *err, size_t n) {
                                             "when.probability: expected a number from 0 to 1, "
                                             "got %s",
                                             cJSON_IsNumber(k) ? "a number out of range"
-                                                              : describe(k));
+                                                              : json_kind(k));
                         f->probability = k->valuedouble;
                         r = 0;
                 } else if (strcmp(k->string, "phase") == 0) {
@@ -227,7 +214,7 @@ static int parse_when(Fault *f, const cJSON *when, char *err, size_t n) {
                                 return perr(err, n, "when.phase: %s fires in %s, got %s%s%s",
                                             action_names[f->action], names,
                                             cJSON_IsString(k) ? "'" : "",
-                                            cJSON_IsString(k) ? k->valuestring : describe(k),
+                                            cJSON_IsString(k) ? k->valuestring : json_kind(k),
                                             cJSON_IsString(k) ? "'" : "");
                         f->phase = (FaultPhase) p;
                         r = 0;
@@ -269,7 +256,7 @@ static int parse_param(Fault *f, const cJSON *k, char *err, size_t n) {
                 int e = cJSON_IsString(k) ? lookup(eps, 2, k->valuestring) : -1;
                 if (e < 0)
                         return perr(err, n, "endpoint: expected 'next' or 'response', got %s",
-                                    cJSON_IsString(k) ? "another string" : describe(k));
+                                    cJSON_IsString(k) ? "another string" : json_kind(k));
                 f->endpoint = (FaultEndpoint) e;
                 return 0;
         }
@@ -301,7 +288,7 @@ static int parse_param(Fault *f, const cJSON *k, char *err, size_t n) {
         if (strcmp(key, "run_handler") == 0) {
                 if (!cJSON_IsBool(k))
                         return perr(err, n, "run_handler: expected true or false, got %s",
-                                    describe(k));
+                                    json_kind(k));
                 f->run_handler = cJSON_IsTrue(k);
                 return 0;
         }
@@ -314,7 +301,7 @@ static int parse_object(Fault *f, const cJSON *o, char *err, size_t n) {
         int r;
 
         if (!cJSON_IsObject(o))
-                return perr(err, n, "expected a fault object, got %s", describe(o));
+                return perr(err, n, "expected a fault object, got %s", json_kind(o));
         if (!action)
                 return perr(err, n,
                             "action: missing (one of crash, init_hang, delay, timeout, "
@@ -331,7 +318,7 @@ static int parse_object(Fault *f, const cJSON *o, char *err, size_t n) {
                             "async_fail, reclaim, long_freeze, clock_skew, tmp_full, "
                             "nofile_limit, error_response, got %s%s%s",
                             cJSON_IsString(action) ? "'" : "",
-                            cJSON_IsString(action) ? action->valuestring : describe(action),
+                            cJSON_IsString(action) ? action->valuestring : json_kind(action),
                             cJSON_IsString(action) ? "'" : "");
         f->action = (FaultAction) a;
         f->phase = catalogue[a].def;
@@ -350,7 +337,7 @@ static int parse_object(Fault *f, const cJSON *o, char *err, size_t n) {
                                             "id: expected 1 to %d letters, digits, '-', '_' or "
                                             "'.', got %s",
                                             FAULT_ID_MAX,
-                                            cJSON_IsString(k) ? "another string" : describe(k));
+                                            cJSON_IsString(k) ? "another string" : json_kind(k));
                         snprintf(f->id, sizeof(f->id), "%s", k->valuestring);
                         continue;
                 }
@@ -549,26 +536,12 @@ size_t fault_table_clear(FaultTable *t) {
         return n;
 }
 
-static void json_str(Buf *b, const char *s) {
-        buf_append(b, "\"", 1);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-                if (c == '"' || c == '\\')
-                        buf_printf(b, "\\%c", c);
-                else if (c < 0x20)
-                        buf_printf(b, "\\u%04x", c);
-                else
-                        buf_append(b, s, 1);
-        }
-        buf_append(b, "\"", 1);
-}
-
 void fault_table_json(const FaultTable *t, Buf *out) {
         buf_puts(out, "{\"faults\":[");
         for (size_t i = 0; i < t->n; i++) {
                 const Fault *f = t->v[i];
                 buf_puts(out, i ? ",{\"id\":" : "{\"id\":");
-                json_str(out, f->id);
+                buf_put_json_str(out, f->id, strlen(f->id));
                 /* The object as given after its id: "{...}" without its opening brace. */
                 if (strlen(f->json) > 2)
                         buf_printf(out, ",%s", f->json + 1);
@@ -662,7 +635,7 @@ static void record(Invocation *inv, ExecEnv *env, const Fault *f, const char *de
         else
                 buf_puts(&b, "[");
         buf_puts(&b, "{\"id\":");
-        json_str(&b, f->id);
+        buf_put_json_str(&b, f->id, strlen(f->id));
         buf_printf(&b, ",\"action\":\"%s\",\"phase\":\"%s\"}]", action_names[f->action],
                    phase_names[f->phase]);
         free(inv->faults_json);
@@ -742,9 +715,10 @@ static void error_body(Invocation *inv, const Fault *f, const char *def_type) {
         buf_reset(&inv->result);
         snprintf(msg, sizeof(msg), "lemu injected this error (fault '%s')", f->id);
         buf_puts(&inv->result, "{\"errorMessage\":");
-        json_str(&inv->result, f->error_message ? f->error_message : msg);
+        const char *message = f->error_message ? f->error_message : msg;
+        buf_put_json_str(&inv->result, message, strlen(message));
         buf_puts(&inv->result, ",\"errorType\":");
-        json_str(&inv->result, type);
+        buf_put_json_str(&inv->result, type, strlen(type));
         buf_puts(&inv->result, "}");
         snprintf(inv->error_type, sizeof(inv->error_type), "%s", type);
         snprintf(inv->content_type, sizeof(inv->content_type), "application/json");

@@ -182,18 +182,6 @@ bool invoke_payload_valid(const char *p, size_t len, char *reason, size_t n) {
         return false;
 }
 
-static void json_escape(Buf *b, const char *s) {
-        for (; *s; s++) {
-                unsigned char c = (unsigned char) *s;
-                if (c == '"' || c == '\\')
-                        buf_printf(b, "\\%c", c);
-                else if (c < 0x20)
-                        buf_printf(b, "\\u%04x", c);
-                else
-                        buf_append(b, s, 1);
-        }
-}
-
 void invoke_service_error(HttpConn *c, int status, const char *type, const char *message,
                           const char *request_id) {
         Buf h = BUF_INIT, body = BUF_INIT;
@@ -208,9 +196,9 @@ void invoke_service_error(HttpConn *c, int status, const char *type, const char 
         http_add_header(&h, "X-Amzn-RequestId", "%s", request_id);
         buf_puts(&body, "{\"Type\":\"");
         buf_puts(&body, status >= 500 ? "Service" : "User");
-        buf_puts(&body, "\",\"Message\":\"");
-        json_escape(&body, message);
-        buf_puts(&body, "\"}");
+        buf_puts(&body, "\",\"Message\":");
+        buf_put_json_str(&body, message, strlen(message));
+        buf_puts(&body, "}");
         size_t len;
         char *p = buf_steal(&body, &len);
         http_respond(c, status, h.data, p, len, true);

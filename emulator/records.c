@@ -94,24 +94,6 @@ const Record *records_find(const Records *r, const char *request_id) {
         return NULL;
 }
 
-static void json_string(Buf *b, const char *s, size_t n) {
-        buf_append(b, "\"", 1);
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char) s[i];
-                if (c == '"' || c == '\\')
-                        buf_printf(b, "\\%c", c);
-                else if (c == '\n')
-                        buf_puts(b, "\\n");
-                else if (c == '\t')
-                        buf_puts(b, "\\t");
-                else if (c < 0x20)
-                        buf_printf(b, "\\u%04x", c);
-                else
-                        buf_append(b, &s[i], 1);
-        }
-        buf_append(b, "\"", 1);
-}
-
 void records_json(const Record *rec, Buf *out, bool with_log) {
         char t[40];
         time_t secs = (time_t) (rec->time_ms / 1000);
@@ -122,10 +104,10 @@ void records_json(const Record *rec, Buf *out, bool with_log) {
         snprintf(t + k, sizeof(t) - k, ".%03dZ", (int) (rec->time_ms % 1000));
         buf_printf(out, "{\"seq\":%llu,\"time\":\"%s\",\"request_id\":\"%s\",\"function\":",
                    (unsigned long long) rec->seq, t, rec->request_id);
-        json_string(out, rec->function, strlen(rec->function));
+        buf_put_json_str(out, rec->function, strlen(rec->function));
         buf_puts(out, ",\"environment\":");
         if (rec->environment[0])
-                json_string(out, rec->environment, strlen(rec->environment));
+                buf_put_json_str(out, rec->environment, strlen(rec->environment));
         else
                 buf_puts(out, "null");
         buf_printf(out,
@@ -136,13 +118,13 @@ void records_json(const Record *rec, Buf *out, bool with_log) {
                    rec->duration_ms, (unsigned long long) rec->billed_ms, rec->max_memory_mb,
                    rec->status);
         if (rec->error_type[0])
-                json_string(out, rec->error_type, strlen(rec->error_type));
+                buf_put_json_str(out, rec->error_type, strlen(rec->error_type));
         else
                 buf_puts(out, "null");
         buf_printf(out, ",\"findings\":%s,\"faults\":%s", rec->findings_json, rec->faults_json);
         if (with_log) {
                 buf_puts(out, ",\"log\":");
-                json_string(out, rec->log, rec->log_len);
+                buf_put_json_str(out, rec->log, rec->log_len);
         }
         buf_puts(out, "}");
 }

@@ -28,6 +28,7 @@
 #include "codec.h"
 #include "faults.h"
 #include "invoke.h"
+#include "json-util.h"
 #include "macro.h"
 #include "scenario.h"
 #include "xalloc.h"
@@ -42,42 +43,6 @@ static const char *const finding_kinds[] = {
 };
 
 /* ---- a scanner over JSON text cJSON has accepted ---------------------------------------- */
-
-static size_t ws(const char *s, size_t i, size_t n) {
-        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-                i++;
-        return i;
-}
-
-/* @i at the opening quote; returns the index after the closing one. */
-static size_t str_end(const char *s, size_t i, size_t n) {
-        for (i++; i < n && s[i] != '"'; i++)
-                if (s[i] == '\\')
-                        i++;
-        return MIN(i + 1, n);
-}
-
-/* @i at a value's first byte; returns the index after it. */
-static size_t val_end(const char *s, size_t i, size_t n) {
-        size_t depth = 0;
-
-        if (i < n && s[i] == '"')
-                return str_end(s, i, n);
-        if (i < n && (s[i] == '{' || s[i] == '[')) {
-                for (; i < n; i++) {
-                        if (s[i] == '"')
-                                i = str_end(s, i, n) - 1;
-                        else if (s[i] == '{' || s[i] == '[')
-                                depth++;
-                        else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
-                                return i + 1;
-                }
-                return n;
-        }
-        while (i < n && !strchr(",]} \t\r\n", s[i]))
-                i++;
-        return i;
-}
 
 static int hex4(const char *p) {
         int v = 0;
@@ -118,7 +83,7 @@ static void put_utf8(Buf *b, unsigned cp) {
 
 /* Decodes the string whose opening quote is at @i into @out (replacing its contents). */
 static void str_decode(const char *s, size_t i, size_t n, Buf *out) {
-        size_t end = str_end(s, i, n) - 1;
+        size_t end = json_string_end(s, i, n) - 1;
 
         buf_reset(out);
         buf_reserve(out, 1);
@@ -158,18 +123,18 @@ static int raw_member(const char *s, size_t i, size_t n, const char *key, size_t
         bool found = false;
         size_t at = 0;
 
-        i = ws(s, i + 1, n);
+        i = json_skip_ws(s, i + 1, n);
         while (i < n && s[i] == '"') {
-                size_t kend = str_end(s, i, n);
+                size_t kend = json_string_end(s, i, n);
                 str_decode(s, i, n, &k);
-                size_t v = ws(s, ws(s, kend, n) + 1, n); /* past the ':' */
+                size_t v = json_skip_ws(s, json_skip_ws(s, kend, n) + 1, n); /* past the ':' */
                 if (k.len == klen && memcmp(k.data, key, klen) == 0) {
                         found = true;
                         at = v;
                 }
-                i = ws(s, val_end(s, v, n), n);
+                i = json_skip_ws(s, json_value_end(s, v, n), n);
                 if (i < n && s[i] == ',')
-                        i = ws(s, i + 1, n);
+                        i = json_skip_ws(s, i + 1, n);
         }
         buf_free(&k);
         if (!found)
@@ -179,15 +144,15 @@ static int raw_member(const char *s, size_t i, size_t n, const char *key, size_t
 }
 
 static int raw_index(const char *s, size_t i, size_t n, unsigned long idx, size_t *ret_at) {
-        i = ws(s, i + 1, n);
+        i = json_skip_ws(s, i + 1, n);
         for (unsigned long k = 0; i < n && s[i] != ']'; k++) {
                 if (k == idx) {
                         *ret_at = i;
                         return 0;
                 }
-                i = ws(s, val_end(s, i, n), n);
+                i = json_skip_ws(s, json_value_end(s, i, n), n);
                 if (i < n && s[i] == ',')
-                        i = ws(s, i + 1, n);
+                        i = json_skip_ws(s, i + 1, n);
         }
         return -ENOENT;
 }
@@ -279,7 +244,7 @@ int scn_json_path_check(const char *path, char *why, size_t n) {
 int scn_json_find(const char *doc, size_t len, const char *path, size_t *ret_at, size_t *ret_len) {
         Seg seg = { 0 };
         char why[128];
-        size_t at = ws(doc, 0, len);
+        size_t at = json_skip_ws(doc, 0, len);
         int r = 0;
 
         if (path[0] != '$')
@@ -307,15 +272,15 @@ int scn_json_find(const char *doc, size_t len, const char *path, size_t *ret_at,
         if (at >= len)
                 return -ENOENT;
         *ret_at = at;
-        *ret_len = val_end(doc, at, len) - at;
+        *ret_len = json_value_end(doc, at, len) - at;
         return 0;
 }
 
 /* Equality of the values at @a and @b, both valid JSON. */
 static bool equal_at(const char *a, size_t ai, size_t an, const char *b, size_t bi, size_t bn,
                      unsigned depth) {
-        ai = ws(a, ai, an);
-        bi = ws(b, bi, bn);
+        ai = json_skip_ws(a, ai, an);
+        bi = json_skip_ws(b, bi, bn);
         /* A different first byte is a different kind, or a different number or literal. */
         if (ai >= an || bi >= bn || a[ai] != b[bi] || depth > 1000)
                 return false;
@@ -329,14 +294,14 @@ static bool equal_at(const char *a, size_t ai, size_t an, const char *b, size_t 
                 return eq;
         }
         if (a[ai] == '[') {
-                size_t i = ws(a, ai + 1, an), j = ws(b, bi + 1, bn);
+                size_t i = json_skip_ws(a, ai + 1, an), j = json_skip_ws(b, bi + 1, bn);
                 while (i < an && j < bn && a[i] != ']' && b[j] != ']') {
                         if (!equal_at(a, i, an, b, j, bn, depth + 1))
                                 return false;
-                        i = ws(a, val_end(a, i, an), an);
-                        j = ws(b, val_end(b, j, bn), bn);
-                        i = i < an && a[i] == ',' ? ws(a, i + 1, an) : i;
-                        j = j < bn && b[j] == ',' ? ws(b, j + 1, bn) : j;
+                        i = json_skip_ws(a, json_value_end(a, i, an), an);
+                        j = json_skip_ws(b, json_value_end(b, j, bn), bn);
+                        i = i < an && a[i] == ',' ? json_skip_ws(a, i + 1, an) : i;
+                        j = j < bn && b[j] == ',' ? json_skip_ws(b, j + 1, bn) : j;
                 }
                 return i < an && j < bn && a[i] == ']' && b[j] == ']';
         }
@@ -348,7 +313,7 @@ static bool equal_at(const char *a, size_t ai, size_t an, const char *b, size_t 
                 for (int side = 0; side < 2 && eq; side++) {
                         const char *s = side ? b : a, *o = side ? a : b;
                         size_t sn = side ? bn : an, on = side ? an : bn;
-                        size_t i = ws(s, (side ? bi : ai) + 1, sn);
+                        size_t i = json_skip_ws(s, (side ? bi : ai) + 1, sn);
                         while (eq && i < sn && s[i] == '"') {
                                 str_decode(s, i, sn, &k);
                                 size_t oi, si;
@@ -356,16 +321,17 @@ static bool equal_at(const char *a, size_t ai, size_t an, const char *b, size_t 
                                 if (eq && !side)
                                         eq = raw_member(s, ai, sn, k.data, k.len, &si) == 0 &&
                                              equal_at(s, si, sn, o, oi, on, depth + 1);
-                                size_t v = ws(s, ws(s, str_end(s, i, sn), sn) + 1, sn);
-                                i = ws(s, val_end(s, v, sn), sn);
-                                i = i < sn && s[i] == ',' ? ws(s, i + 1, sn) : i;
+                                size_t v = json_skip_ws(
+                                        s, json_skip_ws(s, json_string_end(s, i, sn), sn) + 1, sn);
+                                i = json_skip_ws(s, json_value_end(s, v, sn), sn);
+                                i = i < sn && s[i] == ',' ? json_skip_ws(s, i + 1, sn) : i;
                         }
                 }
                 buf_free(&k);
                 return eq;
         }
         /* Numbers and literals: by their text. */
-        size_t al = val_end(a, ai, an) - ai, bl = val_end(b, bi, bn) - bi;
+        size_t al = json_value_end(a, ai, an) - ai, bl = json_value_end(b, bi, bn) - bi;
         return al == bl && memcmp(a + ai, b + bi, al) == 0;
 }
 
@@ -374,35 +340,6 @@ bool scn_json_equal(const char *a, size_t alen, const char *b, size_t blen) {
 }
 
 /* ---- reading the file ------------------------------------------------------------------ */
-
-/* Blanks comments to spaces (newlines kept), so offsets stay the file's. Return: 0 or the
- * offset + 1 of an unterminated block comment. */
-static size_t strip_comments(char *s, size_t n) {
-        for (size_t i = 0; i < n;) {
-                if (s[i] == '"') {
-                        i = str_end(s, i, n);
-                } else if (s[i] == '/' && i + 1 < n && s[i + 1] == '/') {
-                        while (i < n && s[i] != '\n')
-                                s[i++] = ' ';
-                } else if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
-                        size_t start = i;
-                        s[i++] = ' ';
-                        s[i++] = ' ';
-                        while (i < n && !(s[i] == '*' && i + 1 < n && s[i + 1] == '/')) {
-                                if (s[i] != '\n')
-                                        s[i] = ' ';
-                                i++;
-                        }
-                        if (i >= n)
-                                return start + 1;
-                        s[i++] = ' ';
-                        s[i++] = ' ';
-                } else {
-                        i++;
-                }
-        }
-        return 0;
-}
 
 /* A value in the text: the cJSON item and where its text lies. */
 typedef struct Node {
@@ -420,26 +357,13 @@ typedef struct Parser {
         int step; /* -1 outside the steps */
 } Parser;
 
-static void line_col(const char *s, size_t off, unsigned *ret_line, unsigned *ret_col) {
-        unsigned line = 1, col = 1;
-
-        for (size_t i = 0; i < off; i++) {
-                if (s[i] == '\n')
-                        line++, col = 1;
-                else if (((unsigned char) s[i] & 0xC0) != 0x80)
-                        col++;
-        }
-        *ret_line = line;
-        *ret_col = col;
-}
-
 static int fail(Parser *p, size_t off, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(Parser *p, size_t off, const char *fmt, ...) {
         unsigned line, col;
         va_list ap;
         int k;
 
-        line_col(p->text, MIN(off, p->len), &line, &col);
+        json_line_col(p->text, MIN(off, p->len), &line, &col);
         k = snprintf(p->err, p->errn, "%s:%u:%u: ", p->s->path, line, col);
         if (p->step >= 0 && k >= 0 && (size_t) k < p->errn)
                 k += snprintf(p->err + k, p->errn - (size_t) k, "step %d: ", p->step);
@@ -451,26 +375,10 @@ static int fail(Parser *p, size_t off, const char *fmt, ...) {
         return -EINVAL;
 }
 
-static const char *describe(const cJSON *v) {
-        if (cJSON_IsString(v))
-                return "a string";
-        if (cJSON_IsNumber(v))
-                return "a number";
-        if (cJSON_IsObject(v))
-                return "an object";
-        if (cJSON_IsArray(v))
-                return "an array";
-        if (cJSON_IsTrue(v))
-                return "true";
-        if (cJSON_IsFalse(v))
-                return "false";
-        return "null";
-}
-
 /* The children of @parent (an object or array) with their places; free() the array. */
 static Node *children(const Parser *p, const Node *parent, size_t *ret_n) {
         const char *s = p->text;
-        size_t n = 0, i = ws(s, parent->at + 1, p->len);
+        size_t n = 0, i = json_skip_ws(s, parent->at + 1, p->len);
         const cJSON *c;
         Node *kids;
 
@@ -483,12 +391,14 @@ static Node *children(const Parser *p, const Node *parent, size_t *ret_n) {
                 k->j = c;
                 k->key_at = i;
                 if (cJSON_IsObject(parent->j))
-                        i = ws(s, ws(s, str_end(s, i, p->len), p->len) + 1, p->len);
+                        i = json_skip_ws(s,
+                                         json_skip_ws(s, json_string_end(s, i, p->len), p->len) + 1,
+                                         p->len);
                 k->at = i;
-                k->end = val_end(s, i, p->len);
-                i = ws(s, k->end, p->len);
+                k->end = json_value_end(s, i, p->len);
+                i = json_skip_ws(s, k->end, p->len);
                 if (i < p->len && s[i] == ',')
-                        i = ws(s, i + 1, p->len);
+                        i = json_skip_ws(s, i + 1, p->len);
         }
         *ret_n = n;
         return kids;
@@ -556,7 +466,7 @@ static int get_uint(Parser *p, const Node *v, const char *key, double min, doubl
 
         if (!cJSON_IsNumber(v->j))
                 return fail(p, v->at, "%s: expected a whole number from %.0f to %.0f, got %s", key,
-                            min, max, describe(v->j));
+                            min, max, json_kind(v->j));
         if (d != floor(d) || d < min || d > max)
                 return fail(p, v->at, "%s: expected a whole number from %.0f to %.0f, got %.*s",
                             key, min, max, (int) MIN(v->end - v->at, (size_t) 32), p->text + v->at);
@@ -567,7 +477,7 @@ static int get_uint(Parser *p, const Node *v, const char *key, double min, doubl
 static int get_string(Parser *p, const Node *v, const char *key, const char **ret) {
         if (!cJSON_IsString(v->j) || !v->j->valuestring[0])
                 return fail(p, v->at, "%s: expected a non-empty string, got %s", key,
-                            cJSON_IsString(v->j) ? "an empty one" : describe(v->j));
+                            cJSON_IsString(v->j) ? "an empty one" : json_kind(v->j));
         *ret = v->j->valuestring;
         return 0;
 }
@@ -629,7 +539,7 @@ static const char *const expect_keys[] = {
 static int opt_string(Parser *p, const Node *v, const char *key, ScnOptString *ret) {
         if (!cJSON_IsString(v->j) && !cJSON_IsNull(v->j))
                 return fail(p, v->at, "expect.%s: expected a string or null, got %s", key,
-                            describe(v->j));
+                            json_kind(v->j));
         ret->set = true;
         ret->value = cJSON_IsString(v->j) ? xstrdup(v->j->valuestring) : NULL;
         return 0;
@@ -662,7 +572,7 @@ static int parse_environment(Parser *p, const Node *v, ScnExpect *x) {
 
         if (!cJSON_IsObject(v->j))
                 return fail(p, v->at, "expect.environment: expected an object, got %s",
-                            describe(v->j));
+                            json_kind(v->j));
         _cleanup_free_ Node *kids = children(p, v, &n);
         r = check_keys(p, kids, n, keys, "expect.environment: ");
         if (r == 0 && n == 0)
@@ -680,7 +590,7 @@ static int parse_json_expect(Parser *p, const Node *v, ScnExpect *x) {
 
         if (!cJSON_IsObject(v->j) || !cJSON_GetArraySize(v->j))
                 return fail(p, v->at, "expect.json: expected an object of JSONPath: value, got %s",
-                            cJSON_IsObject(v->j) ? "an empty one" : describe(v->j));
+                            cJSON_IsObject(v->j) ? "an empty one" : json_kind(v->j));
         _cleanup_free_ Node *kids = children(p, v, &n);
         x->json = xcalloc(n, sizeof(ScnJsonExpect));
         for (size_t i = 0; i < n; i++) {
@@ -707,7 +617,7 @@ static int parse_expect(Parser *p, const Node *v, ScnStep *st) {
         int r;
 
         if (!cJSON_IsObject(v->j))
-                return fail(p, v->at, "expect: expected an object, got %s", describe(v->j));
+                return fail(p, v->at, "expect: expected an object, got %s", json_kind(v->j));
         _cleanup_free_ Node *kids = children(p, v, &n);
         r = check_keys(p, kids, n, expect_keys, "expect: ");
         if (r < 0)
@@ -733,7 +643,7 @@ static int parse_expect(Parser *p, const Node *v, ScnStep *st) {
                 } else if (strcmp(key, "cold") == 0) {
                         if (!cJSON_IsBool(k->j))
                                 return fail(p, k->at, "expect.cold: expected true or false, got %s",
-                                            describe(k->j));
+                                            json_kind(k->j));
                         x->cold = cJSON_IsTrue(k->j);
                 } else if (strcmp(key, "body") == 0) {
                         if (cJSON_IsString(k->j)) {
@@ -847,7 +757,7 @@ static int parse_claims(Parser *p, const Node *v, ScnStep *st) {
                 return fail(p, v->at,
                             "expect_findings: expected \"none\" or a non-empty array of {kind, "
                             "path}, got %s",
-                            cJSON_IsArray(v->j) ? "an empty array" : describe(v->j));
+                            cJSON_IsArray(v->j) ? "an empty array" : json_kind(v->j));
         _cleanup_free_ Node *kids = children(p, v, &n);
         st->claims = xcalloc(n, sizeof(ScnClaim));
         for (size_t i = 0; i < n; i++) {
@@ -859,7 +769,7 @@ static int parse_claims(Parser *p, const Node *v, ScnStep *st) {
                 snprintf(where, sizeof(where), "expect_findings[%zu]: ", i);
                 if (!cJSON_IsObject(kids[i].j))
                         return fail(p, kids[i].at, "%sexpected an object, got %s", where,
-                                    describe(kids[i].j));
+                                    json_kind(kids[i].j));
                 _cleanup_free_ Node *f = children(p, &kids[i], &kn);
                 int r = check_keys(p, f, kn, keys, where);
                 if (r < 0)
@@ -926,7 +836,7 @@ static int parse_step(Parser *p, const Node *v, ScnStep *st) {
         st->expect.status = st->expect.cold = -1;
         st->expect.same_as = st->expect.differs_from = -1;
         if (!cJSON_IsObject(v->j))
-                return fail(p, v->at, "expected an object, got %s", describe(v->j));
+                return fail(p, v->at, "expected an object, got %s", json_kind(v->j));
         _cleanup_free_ Node *kids = children(p, v, &n);
         for (size_t a = 0; actions[a]; a++) {
                 const Node *k = find_kid(kids, n, actions[a]);
@@ -964,7 +874,7 @@ static int parse_step(Parser *p, const Node *v, ScnStep *st) {
                         return fail(p, v->at, "no 'set': give the lifecycle keys to change");
                 if (!cJSON_IsObject(set->j))
                         return fail(p, set->at, "set: expected an object, got %s",
-                                    describe(set->j));
+                                    json_kind(set->j));
                 st->lifecycle_json = text_of(p, set, &st->lifecycle_len);
                 return 0;
         }
@@ -975,7 +885,7 @@ static int parse_step(Parser *p, const Node *v, ScnStep *st) {
                 if (!cJSON_IsObject(action->j))
                         return fail(p, action->at,
                                     "wait_idle: expected an object ({\"timeout_s\": 5}), got %s",
-                                    describe(action->j));
+                                    json_kind(action->j));
                 _cleanup_free_ Node *w = children(p, action, &kn);
                 r = check_keys(p, w, kn, keys, "wait_idle: ");
                 if (r == 0 && kn) {
@@ -1043,7 +953,7 @@ static int parse_root(Parser *p, const Node *root) {
         int r;
 
         if (!cJSON_IsObject(root->j))
-                return fail(p, root->at, "a scenario is a JSON object, got %s", describe(root->j));
+                return fail(p, root->at, "a scenario is a JSON object, got %s", json_kind(root->j));
         _cleanup_free_ Node *kids = children(p, root, &n);
         r = check_keys(p, kids, n, keys, "");
         if (r < 0)
@@ -1076,14 +986,14 @@ static int parse_root(Parser *p, const Node *root) {
                 s->config_len = p->len;
         } else {
                 return fail(p, v->at, "config: expected a file name or an object, got %s",
-                            describe(v->j));
+                            json_kind(v->j));
         }
         v = find_kid(kids, n, "steps");
         if (!v)
                 return fail(p, root->at, "no 'steps'");
         if (!cJSON_IsArray(v->j) || cJSON_GetArraySize(v->j) == 0)
                 return fail(p, v->at, "steps: expected a non-empty array, got %s",
-                            cJSON_IsArray(v->j) ? "an empty one" : describe(v->j));
+                            cJSON_IsArray(v->j) ? "an empty one" : json_kind(v->j));
         _cleanup_free_ Node *steps = children(p, v, &ns);
         s->steps = xcalloc(ns, sizeof(ScnStep));
         for (size_t i = 0; i < ns; i++) {
@@ -1091,7 +1001,7 @@ static int parse_root(Parser *p, const Node *root) {
                 unsigned col;
                 s->n_steps++;
                 st->index = (unsigned) i;
-                line_col(p->text, steps[i].at, &st->line, &col);
+                json_line_col(p->text, steps[i].at, &st->line, &col);
                 p->step = (int) i;
                 r = parse_step(p, &steps[i], st);
                 if (r < 0)
@@ -1125,33 +1035,27 @@ int scn_load_string(Scenario *s, const char *text, size_t len, const char *path,
                             "the file contains a NUL byte");
         if (!utf8_valid(t, len))
                 return fail(&p, 0, "the file is not valid UTF-8");
-        size_t open_comment = strip_comments(t, len);
-        if (open_comment)
-                return fail(&p, open_comment - 1, "unterminated /* comment");
+        size_t open_comment;
+        if (json_strip_comments(t, len, &open_comment) < 0)
+                return fail(&p, open_comment, "unterminated /* comment");
         cJSON *root = cJSON_ParseWithLengthOpts(t, len + 1, NULL, 1);
         if (!root) {
                 const char *at = cJSON_GetErrorPtr();
                 size_t off = at && at >= t && at <= t + len ? (size_t) (at - t) : len;
-                /* cJSON stops past a trailing comma, the most common slip in a hand-edited
-                 * file: look for one first. */
-                for (size_t i = 0; i < off; i++) {
-                        if (t[i] == '"') {
-                                i = str_end(t, i, len) - 1;
-                        } else if (t[i] == ',') {
-                                size_t j = ws(t, i + 1, len);
-                                if (j < len && (t[j] == '}' || t[j] == ']'))
-                                        return fail(&p, i, "syntax error: a comma before '%c'",
-                                                    t[j]);
-                        }
-                }
-                off = ws(t, off, len);
+                /* cJSON stops past a trailing comma: one before where it stopped is the
+                 * cause. */
+                size_t comma = json_trailing_comma(t, len);
+                if (comma < off)
+                        return fail(&p, comma, "syntax error: a comma before '%c'",
+                                    t[json_skip_ws(t, comma + 1, len)]);
+                off = json_skip_ws(t, off, len);
                 if (off >= len)
                         return fail(&p, len, "syntax error: unexpected end of the file");
                 return fail(&p, off, "syntax error near '%.*s'",
                             (int) MIN(strcspn(t + off, "\r\n"), 24u), t + off);
         }
-        Node rn = { .j = root, .at = ws(t, 0, len) };
-        rn.end = val_end(t, rn.at, len);
+        Node rn = { .j = root, .at = json_skip_ws(t, 0, len) };
+        rn.end = json_value_end(t, rn.at, len);
         r = parse_root(&p, &rn);
         cJSON_Delete(root);
         return r;

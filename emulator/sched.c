@@ -321,17 +321,7 @@ static void append_json_or_string(Buf *b, const Buf *v) {
                 buf_append(b, v->data, v->len);
                 return;
         }
-        buf_append(b, "\"", 1);
-        for (size_t i = 0; i < v->len; i++) {
-                unsigned char c = (unsigned char) v->data[i];
-                if (c == '"' || c == '\\')
-                        buf_printf(b, "\\%c", c);
-                else if (c < 0x20)
-                        buf_printf(b, "\\u%04x", c);
-                else
-                        buf_append(b, &v->data[i], 1);
-        }
-        buf_append(b, "\"", 1);
+        buf_put_json_str(b, v->data, v->len);
 }
 
 /* AWS's on-failure destination record, one JSON line appended to async.on_failure. */
