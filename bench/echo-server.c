@@ -14,31 +14,23 @@
  * When ready it prints `listening on http://HOST:PORT` on stdout, as `lemu serve` does.
  * SIGINT or SIGTERM ends it with status 0.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <llhttp.h>
 
+#include "floor-io.h"
+
 #define READ_BUF_SIZE 65536
 #define MAX_BODY      (6 * 1024 * 1024)
 #define MAX_EVENTS    256
-
-typedef struct Buf {
-        char *ptr;
-        size_t len;
-        size_t cap;
-} Buf;
 
 typedef struct Conn {
         int fd;
@@ -57,26 +49,6 @@ static char read_buf[READ_BUF_SIZE];
 
 static void on_signal(int sig) {
         stopping = 1;
-}
-
-static void buf_reserve(Buf *b, size_t extra) {
-        size_t cap;
-
-        if (b->len + extra <= b->cap)
-                return;
-        cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + extra)
-                cap *= 2;
-        b->ptr = realloc(b->ptr, cap);
-        if (!b->ptr)
-                abort();
-        b->cap = cap;
-}
-
-static void buf_append(Buf *b, const void *p, size_t len) {
-        buf_reserve(b, len);
-        memcpy(b->ptr + b->len, p, len);
-        b->len += len;
 }
 
 static void respond(Conn *c, int status, const char *reason, const char *body, size_t len,
@@ -136,32 +108,18 @@ static void conn_free(Conn *c) {
 }
 
 static void set_interest(Conn *c, bool want_out) {
-        struct epoll_event ev = { .events = want_out ? EPOLLOUT : EPOLLIN, .data.ptr = c };
-
-        if (c->want_out == want_out)
-                return;
-        c->want_out = want_out;
-        epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        floor_interest(epfd, c->fd, c, &c->want_out, want_out);
 }
 
 /* Writes what is pending. Returns false when the connection was freed. */
 static bool conn_flush(Conn *c) {
-        while (c->out_off < c->out.len) {
-                ssize_t n = write(c->fd, c->out.ptr + c->out_off, c->out.len - c->out_off);
+        int r = floor_write(c->fd, &c->out, &c->out_off);
 
-                if (n < 0) {
-                        if (errno == EAGAIN) {
-                                set_interest(c, true);
-                                return true;
-                        }
-                        conn_free(c);
-                        return false;
-                }
-                c->out_off += (size_t) n;
+        if (r == 0) {
+                set_interest(c, true);
+                return true;
         }
-        c->out.len = 0;
-        c->out_off = 0;
-        if (c->close_after) {
+        if (r < 0 || c->close_after) {
                 conn_free(c);
                 return false;
         }
@@ -190,16 +148,11 @@ static void conn_read(Conn *c) {
 static void accept_all(Conn *listener) {
         for (;;) {
                 struct epoll_event ev = { .events = EPOLLIN };
-                int one = 1, fd;
+                int fd = floor_accept("echo-server", listener->fd);
                 Conn *c;
 
-                fd = accept4(listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0) {
-                        if (errno != EAGAIN && errno != EINTR)
-                                perror("echo-server: accept4");
+                if (fd < 0)
                         return;
-                }
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                 c = calloc(1, sizeof(*c));
                 if (!c)
                         abort();
@@ -215,26 +168,6 @@ static void accept_all(Conn *listener) {
         }
 }
 
-static int parse_listen(const char *s, struct sockaddr_in *ret) {
-        char host[64];
-        const char *colon = strrchr(s, ':');
-        unsigned long port;
-        char *end;
-
-        if (!colon || (size_t) (colon - s) >= sizeof(host))
-                return -EINVAL;
-        memcpy(host, s, (size_t) (colon - s));
-        host[colon - s] = '\0';
-        errno = 0;
-        port = strtoul(colon + 1, &end, 10);
-        if (errno || end == colon + 1 || *end || port > 65535)
-                return -EINVAL;
-        *ret = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-        if (inet_pton(AF_INET, host, &ret->sin_addr) != 1)
-                return -EINVAL;
-        return 0;
-}
-
 int main(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "listen", required_argument, NULL, 'l' },
@@ -243,13 +176,10 @@ int main(int argc, char **argv) {
         };
         struct sigaction sa = { .sa_handler = on_signal };
         struct epoll_event events[MAX_EVENTS];
-        struct epoll_event ev = { .events = EPOLLIN };
-        struct sockaddr_in addr;
-        socklen_t addr_len = sizeof(addr);
         const char *listen_at = "127.0.0.1:0";
         Conn listener = { .is_listener = true };
-        char host[INET_ADDRSTRLEN];
-        int one = 1, ch;
+        char host[80];
+        int ch, r;
 
         while ((ch = getopt_long(argc, argv, "l:h", longopts, NULL)) != -1) {
                 if (ch == 'l') {
@@ -260,36 +190,19 @@ int main(int argc, char **argv) {
                         return ch == 'h' ? 0 : 2;
                 }
         }
-        if (optind != argc || parse_listen(listen_at, &addr) < 0) {
-                fprintf(stderr, "echo-server: bad --listen '%s' (want IPV4:PORT)\n", listen_at);
+        if (optind != argc) {
+                fputs("Usage: echo-server [--listen IPV4:PORT]   (default 127.0.0.1:0)\n", stderr);
                 return 2;
         }
+        r = floor_listen("echo-server", listen_at, &listener, &listener.fd, &epfd, host,
+                         sizeof(host));
+        if (r)
+                return r;
 
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
-
-        listener.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (listener.fd < 0) {
-                perror("echo-server: socket");
-                return 1;
-        }
-        setsockopt(listener.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(listener.fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 ||
-            listen(listener.fd, 1024) < 0 ||
-            getsockname(listener.fd, (struct sockaddr *) &addr, &addr_len) < 0) {
-                fprintf(stderr, "echo-server: cannot listen on %s: %s\n", listen_at,
-                        strerror(errno));
-                return 1;
-        }
-        epfd = epoll_create1(EPOLL_CLOEXEC);
-        ev.data.ptr = &listener;
-        if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, listener.fd, &ev) < 0) {
-                perror("echo-server: epoll");
-                return 1;
-        }
-        inet_ntop(AF_INET, &addr.sin_addr, host, sizeof(host));
-        printf("listening on http://%s:%u\n", host, ntohs(addr.sin_port));
+        printf("listening on http://%s\n", host);
         fflush(stdout);
 
         while (!stopping) {

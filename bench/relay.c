@@ -17,22 +17,20 @@
  * `lemu serve` does. SIGINT or SIGTERM ends it: the runtimes get SIGKILL and are reaped. A
  * runtime that exits is reported on stderr and makes the relay exit 1.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <llhttp.h>
+
+#include "floor-io.h"
 
 #define READ_BUF_SIZE 65536
 #define MAX_BODY      (6 * 1024 * 1024)
@@ -40,12 +38,6 @@
 #define MAX_RUNTIMES  1024
 #define NEXT_SUFFIX   "/runtime/invocation/next"
 #define RESP_SUFFIX   "/response"
-
-typedef struct Buf {
-        char *ptr;
-        size_t len;
-        size_t cap;
-} Buf;
 
 typedef enum { KIND_UNKNOWN, KIND_CLIENT, KIND_RUNTIME } Kind;
 
@@ -79,26 +71,6 @@ static Conn *dead_list;
 static void on_signal(int sig) {
         (void) sig;
         stopping = 1;
-}
-
-static void buf_reserve(Buf *b, size_t extra) {
-        size_t cap;
-
-        if (b->len + extra <= b->cap)
-                return;
-        cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + extra)
-                cap *= 2;
-        b->ptr = realloc(b->ptr, cap);
-        if (!b->ptr)
-                abort();
-        b->cap = cap;
-}
-
-static void buf_append(Buf *b, const void *p, size_t len) {
-        buf_reserve(b, len);
-        memcpy(b->ptr + b->len, p, len);
-        b->len += len;
 }
 
 static void q_push(Conn **head, Conn **tail, Conn *c) {
@@ -138,12 +110,7 @@ static void q_remove(Conn **head, Conn **tail, Conn *c) {
 }
 
 static void set_interest(Conn *c, bool want_out) {
-        struct epoll_event ev = { .events = want_out ? EPOLLOUT : EPOLLIN, .data.ptr = c };
-
-        if (c->want_out == want_out)
-                return;
-        c->want_out = want_out;
-        epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        floor_interest(epfd, c->fd, c, &c->want_out, want_out);
 }
 
 static void conn_close(Conn *c) {
@@ -179,22 +146,13 @@ static void free_dead(void) {
 
 /* Writes what is pending; false when the connection was closed. */
 static bool conn_flush(Conn *c) {
-        while (c->out_off < c->out.len) {
-                ssize_t n = write(c->fd, c->out.ptr + c->out_off, c->out.len - c->out_off);
+        int r = floor_write(c->fd, &c->out, &c->out_off);
 
-                if (n < 0) {
-                        if (errno == EAGAIN) {
-                                set_interest(c, true);
-                                return true;
-                        }
-                        conn_close(c);
-                        return false;
-                }
-                c->out_off += (size_t) n;
+        if (r == 0) {
+                set_interest(c, true);
+                return true;
         }
-        c->out.len = 0;
-        c->out_off = 0;
-        if (c->close_after) {
+        if (r < 0 || c->close_after) {
                 conn_close(c);
                 return false;
         }
@@ -330,16 +288,11 @@ static void conn_read(Conn *c) {
 static void accept_all(Conn *listener) {
         for (;;) {
                 struct epoll_event ev = { .events = EPOLLIN };
-                int one = 1, fd;
+                int fd = floor_accept("relay", listener->fd);
                 Conn *c;
 
-                fd = accept4(listener->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0) {
-                        if (errno != EAGAIN && errno != EINTR)
-                                perror("relay: accept4");
+                if (fd < 0)
                         return;
-                }
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                 c = calloc(1, sizeof(*c));
                 if (!c)
                         abort();
@@ -353,26 +306,6 @@ static void accept_all(Conn *listener) {
                         free(c);
                 }
         }
-}
-
-static int parse_listen(const char *s, struct sockaddr_in *ret) {
-        char host[64];
-        const char *colon = strrchr(s, ':');
-        unsigned long port;
-        char *end;
-
-        if (!colon || (size_t) (colon - s) >= sizeof(host))
-                return -EINVAL;
-        memcpy(host, s, (size_t) (colon - s));
-        host[colon - s] = '\0';
-        errno = 0;
-        port = strtoul(colon + 1, &end, 10);
-        if (errno || end == colon + 1 || *end || port > 65535)
-                return -EINVAL;
-        *ret = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
-        if (inet_pton(AF_INET, host, &ret->sin_addr) != 1)
-                return -EINVAL;
-        return 0;
 }
 
 static pid_t children[MAX_RUNTIMES];
@@ -402,13 +335,10 @@ int main(int argc, char **argv) {
         };
         struct sigaction sa = { .sa_handler = on_signal };
         struct epoll_event events[MAX_EVENTS];
-        struct epoll_event ev = { .events = EPOLLIN };
-        struct sockaddr_in addr;
-        socklen_t addr_len = sizeof(addr);
         const char *listen_at = "127.0.0.1:0";
         Conn listener = { .is_listener = true };
-        char host[INET_ADDRSTRLEN], api[64];
-        int one = 1, ch, runtimes = 1;
+        char api[80];
+        int ch, r, runtimes = 1;
         bool announced = false;
 
         while ((ch = getopt_long(argc, argv, "l:n:h", longopts, NULL)) != -1) {
@@ -429,35 +359,13 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
-        if (parse_listen(listen_at, &addr) < 0) {
-                fprintf(stderr, "relay: bad --listen '%s' (want IPV4:PORT)\n", listen_at);
-                return 2;
-        }
+        r = floor_listen("relay", listen_at, &listener, &listener.fd, &epfd, api, sizeof(api));
+        if (r)
+                return r;
 
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
-
-        listener.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (listener.fd < 0) {
-                perror("relay: socket");
-                return 1;
-        }
-        setsockopt(listener.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(listener.fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 ||
-            listen(listener.fd, 1024) < 0 ||
-            getsockname(listener.fd, (struct sockaddr *) &addr, &addr_len) < 0) {
-                fprintf(stderr, "relay: cannot listen on %s: %s\n", listen_at, strerror(errno));
-                return 1;
-        }
-        epfd = epoll_create1(EPOLL_CLOEXEC);
-        ev.data.ptr = &listener;
-        if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, listener.fd, &ev) < 0) {
-                perror("relay: epoll");
-                return 1;
-        }
-        inet_ntop(AF_INET, &addr.sin_addr, host, sizeof(host));
-        snprintf(api, sizeof(api), "%s:%u", host, ntohs(addr.sin_port));
         setenv("AWS_LAMBDA_RUNTIME_API", api, 1);
         for (int i = 0; i < runtimes; i++) {
                 pid_t pid = fork();
