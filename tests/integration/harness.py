@@ -234,6 +234,64 @@ def copy_fixture_tree(src_dir):
     return dst
 
 
+class LemuTestCase(unittest.TestCase):
+    """A test case that starts lemus (self.lemu()) and, whatever happens, stops them and
+    removes them and the folders it was given (self.dirs)."""
+
+    # How the lemus are stopped: SIGTERM lets lemu remove its cgroups and images itself;
+    # SIGKILL leaves that to cleanup() and the sandbox's own guards.
+    stop_signal = signal.SIGTERM
+
+    def setUp(self):
+        self.lemus = []
+        self.dirs = []
+
+    def tearDown(self):
+        for l in self.lemus:
+            try:
+                l.stop(self.stop_signal)
+            finally:
+                l.cleanup()
+        for d in self.dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def lemu(self, *args, **kw):
+        """Starts a lemu (harness.Lemu's arguments) to be stopped at the end of the test."""
+        l = Lemu(*args, **kw)
+        self.lemus.append(l)
+        return l.start()
+
+
+class SharedLemuTestCase(unittest.TestCase):
+    """One lemu, from the class's config(), for all the tests of the class; at the end it
+    must exit 0 (a clean shutdown after everything the tests sent it)."""
+
+    lemu = None
+
+    @classmethod
+    def config(cls):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.lemu = Lemu(config=cls.config())
+        try:
+            cls.lemu.start()
+        except Exception:
+            cls.lemu.cleanup()
+            cls.lemu = None
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.lemu:
+            try:
+                rc = cls.lemu.stop()
+                assert rc == 0, "lemu serve exited %r\n%s" % (rc, cls.lemu.logs())
+            finally:
+                cls.lemu.cleanup()
+
+
 class TapResult(unittest.TestResult):
     """Prints one TAP line per test case as it ends."""
 

@@ -24,62 +24,14 @@ import time
 import unittest
 
 import harness
+from rawhttp import parse_responses, recv_all, request
 
 INVOKE = "/2015-03-31/functions/%s/invocations"
 SYNC_MAX = 6291456
 ASYNC_MAX = 4096
 CLOSED = "closed"
 
-# ---- raw HTTP -----------------------------------------------------------------------------
-
-
-def recv_all(sock, timeout):
-    """Reads until EOF or @timeout; returns (bytes, eof)."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return data, False
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            return data, False
-        except ConnectionResetError:
-            return data, True
-        if not chunk:
-            return data, True
-        data += chunk
-
-
-def parse_responses(data):
-    """Splits Content-Length framed responses. Returns [(status, headers, body)], rest."""
-    out = []
-    while b"\r\n\r\n" in data:
-        head, rest = data.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = {}
-        for line in lines[1:]:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
-        if len(rest) < n:
-            break
-        out.append((status, headers, rest[:n]))
-        data = rest[n:]
-    return out, data
-
-
-def request(path, body=b"", method=b"POST", headers=b"", version=b"HTTP/1.1", close=True):
-    if isinstance(body, str):
-        body = body.encode()
-    if isinstance(path, str):
-        path = path.encode()
-    return (method + b" " + path + b" " + version + b"\r\nHost: lemu\r\n" + headers +
-            (b"Connection: close\r\n" if close else b"") +
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+# ---- raw HTTP (rawhttp.py) -----------------------------------------------------------------
 
 
 def invoke_raw(body=b"{}", headers=b"", name="function", close=True):
@@ -380,13 +332,12 @@ SEQUENCE_CASES = [
 ]
 
 
-class Base(unittest.TestCase):
-    lemu = None
+class Base(harness.SharedLemuTestCase):
 
     @classmethod
-    def setUpClass(cls):
+    def config(cls):
         echo = harness.fixture("c-echo")
-        cfg = {
+        return {
             "limits": {"header_timeout_s": 1, "body_timeout_s": 1},
             "functions": {
                 "function": {"bootstrap": echo, "aliases": {"live": "$LATEST"},
@@ -394,21 +345,6 @@ class Base(unittest.TestCase):
                              "sandbox": {"cpu": "off"}},
             },
         }
-        cls.lemu = harness.Lemu(config=cfg)
-        try:
-            cls.lemu.start()
-        except Exception:
-            cls.lemu.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.lemu:
-            try:
-                rc = cls.lemu.stop()
-                assert rc == 0, "lemu serve exited %r\n%s" % (rc, cls.lemu.logs())
-            finally:
-                cls.lemu.cleanup()
 
     def sock(self):
         s = socket.create_connection((self.lemu.host, self.lemu.port), timeout=10)
@@ -640,37 +576,33 @@ def _rapi_parse(text):
     return answers
 
 
-class RuntimeApi(unittest.TestCase):
-    lemu = None
+class RuntimeApi(harness.SharedLemuTestCase):
     tmp = None
 
     @classmethod
-    def setUpClass(cls):
+    def config(cls):
         cls.tmp = tempfile.mkdtemp(prefix="lemu-raw-")
         os.chmod(cls.tmp, 0o755)
         boot = os.path.join(cls.tmp, "bootstrap")
         with open(boot, "w") as f:
             f.write(RAW_RUNTIME)
         os.chmod(boot, 0o755)
-        cfg = {"functions": {"function": {"bootstrap": boot, "timeout_s": 30,
-                                          "memory_mb": 512, "sandbox": {"cpu": "off"}}}}
-        cls.lemu = harness.Lemu(config=cfg)
+        return {"functions": {"function": {"bootstrap": boot, "timeout_s": 30,
+                                           "memory_mb": 512, "sandbox": {"cpu": "off"}}}}
+
+    @classmethod
+    def setUpClass(cls):
         try:
-            cls.lemu.start()
+            super().setUpClass()
         except Exception:
-            cls.lemu.cleanup()
             shutil.rmtree(cls.tmp, ignore_errors=True)
             raise
 
     @classmethod
     def tearDownClass(cls):
         try:
-            if cls.lemu:
-                rc = cls.lemu.stop()
-                assert rc == 0, "lemu serve exited %r\n%s" % (rc, cls.lemu.logs())
+            super().tearDownClass()
         finally:
-            if cls.lemu:
-                cls.lemu.cleanup()
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def assert_alive(self):

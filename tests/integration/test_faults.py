@@ -10,7 +10,6 @@ retries 0.1 s apart) and every wait has a deadline.
 """
 import json
 import os
-import re
 import socket
 import tempfile
 import threading
@@ -64,20 +63,7 @@ class IdleClosingServer:
         self.sock.close()
 
 
-class FaultsTest(unittest.TestCase):
-
-    def setUp(self):
-        self.lemus = []
-        self.cleanups = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop()
-            finally:
-                l.cleanup()
-        for c in self.cleanups:
-            c()
+class FaultsTest(harness.LemuTestCase):
 
     def start(self, faults=None, fixture="c-bad", seed=7, **fn):
         f = {"bootstrap": harness.fixture(fixture), "timeout_s": 1, "memory_mb": 1769,
@@ -86,9 +72,7 @@ class FaultsTest(unittest.TestCase):
         if faults is not None:
             f["faults"] = faults
         f.update(fn)
-        l = harness.Lemu(config={"seed": seed, "functions": {"fn": f}})
-        self.lemus.append(l)
-        return l.start()
+        return self.lemu(config={"seed": seed, "functions": {"fn": f}})
 
     def add(self, l, fault):
         status, body = l.control("POST", "/functions/fn/faults", fault)
@@ -518,7 +502,7 @@ class FaultsTest(unittest.TestCase):
 
     def test_long_freeze(self):
         server = IdleClosingServer(idle_s=0.8)
-        self.cleanups.append(server.stop)
+        self.addCleanup(server.stop)
         l = self.start(fixture="python-faults", timeout_s=3)
         for coping in (False, True):
             with self.subTest(coping=coping):

@@ -9,12 +9,11 @@ import base64
 import contextlib
 import http.client
 import json
-import re
 import socket
 import time
-import unittest
 
 import harness
+from rawhttp import read_response, recv_some, request, wait_eof
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -26,72 +25,7 @@ def fn_arn(name, region=REGION, account=ACCOUNT):
     return "arn:aws:lambda:%s:%s:function:%s" % (region, account, name)
 
 
-# ---- raw HTTP helpers --------------------------------------------------------------------
-
-def recv_some(sock, deadline):
-    """One recv() bounded by deadline; b"" on EOF or reset."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise AssertionError("timed out waiting for data from lemu")
-    sock.settimeout(left)
-    try:
-        return sock.recv(65536)
-    except socket.timeout:
-        raise AssertionError("timed out waiting for data from lemu")
-    except ConnectionResetError:
-        return b""
-
-
-def read_response(sock, buf=b"", timeout=10.0):
-    """Reads one HTTP response (Content-Length framed). Returns status, headers, body, rest."""
-    deadline = time.monotonic() + timeout
-    while b"\r\n\r\n" not in buf:
-        chunk = recv_some(sock, deadline)
-        if not chunk:
-            raise AssertionError("connection closed before a response head: %r" % buf[:200])
-        buf += chunk
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = {}
-    for line in lines[1:]:
-        k, v = line.split(":", 1)
-        headers[k.strip().lower()] = v.strip()
-    n = int(headers.get("content-length", "0"))
-    while len(rest) < n:
-        chunk = recv_some(sock, deadline)
-        if not chunk:
-            raise AssertionError("connection closed inside a body")
-        rest += chunk
-    return status, headers, rest[:n], rest[n:]
-
-
-def wait_eof(sock, timeout=5.0):
-    """True when the peer closes within timeout (any bytes read meanwhile are discarded)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            if sock.recv(65536) == b"":
-                return True
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            return True
-    return False
-
-
-def invoke_request(body, name="function", extra=b"", keep_alive=True):
-    if isinstance(body, str):
-        body = body.encode()
-    return (b"POST " + (INVOKE % name).encode() + b" HTTP/1.1\r\nHost: lemu\r\n" +
-            (b"" if keep_alive else b"Connection: close\r\n") + extra +
-            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-
-
-class InvokeApiBase(unittest.TestCase):
-    lemu = None
-
+class InvokeApiBase(harness.SharedLemuTestCase):
     @classmethod
     def config(cls):
         echo = harness.fixture("c-echo")
@@ -109,24 +43,6 @@ class InvokeApiBase(unittest.TestCase):
                 "big": {"bootstrap": bad, "timeout_s": 30, "sandbox": sandbox},
             },
         }
-
-    @classmethod
-    def setUpClass(cls):
-        cls.lemu = harness.Lemu(config=cls.config())
-        try:
-            cls.lemu.start()
-        except Exception:
-            cls.lemu.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.lemu:
-            try:
-                rc = cls.lemu.stop()
-                assert rc == 0, "lemu serve exited %r\n%s" % (rc, cls.lemu.logs())
-            finally:
-                cls.lemu.cleanup()
 
     # helpers
 
@@ -498,9 +414,9 @@ class MalformedHttpTest(InvokeApiBase):
 
     def test_pipelined(self):
         s = self.sock()
-        s.sendall(invoke_request(b'{"n":1}') + invoke_request(b'{"n":2}') +
-                  b"GET /_lemu/health HTTP/1.1\r\nHost: x\r\n\r\n" +
-                  invoke_request(b'{"n":3}', keep_alive=False))
+        path = INVOKE % "function"
+        s.sendall(request(path, b'{"n":1}', close=False) + request(path, b'{"n":2}', close=False) +
+                  b"GET /_lemu/health HTTP/1.1\r\nHost: x\r\n\r\n" + request(path, b'{"n":3}'))
         rest = b""
         for n in (1, 2, "health", 3):
             status, headers, body, rest = read_response(s, rest)

@@ -11,10 +11,8 @@ import json
 import math
 import os
 import re
-import shutil
 import tempfile
 import threading
-import unittest
 
 import harness
 
@@ -36,25 +34,7 @@ def report_of(l, rid, timeout=5.0):
     return harness.wait_for(find, timeout, what="REPORT of %s" % rid)[0]
 
 
-class LifecycleTest(unittest.TestCase):
-
-    def setUp(self):
-        self.lemus = []
-        self.dirs = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop()
-            finally:
-                l.cleanup()
-        for d in self.dirs:
-            shutil.rmtree(d, ignore_errors=True)
-
-    def lemu(self, *args, **kw):
-        l = harness.Lemu(*args, **kw)
-        self.lemus.append(l)
-        return l.start()
+class LifecycleTest(harness.LemuTestCase):
 
     def bad(self, *args, mode_args=(), **kw):
         # CPU share off (STYLE "Tests"): 128 MB's 7 % of a core makes timings flaky.

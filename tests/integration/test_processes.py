@@ -8,13 +8,11 @@ must be gone within 2 s.
 """
 import json
 import os
-import shutil
 import signal
 import socket
 import tempfile
 import threading
 import time
-import unittest
 
 import harness
 
@@ -65,25 +63,9 @@ def cmdline(pid):
         return None
 
 
-class ProcessTest(unittest.TestCase):
+class ProcessTest(harness.LemuTestCase):
 
-    def setUp(self):
-        self.lemus = []
-        self.dirs = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop(signal.SIGKILL)
-            finally:
-                l.cleanup()
-        for d in self.dirs:
-            shutil.rmtree(d, ignore_errors=True)
-
-    def lemu(self, *args, **kw):
-        l = harness.Lemu(*args, **kw)
-        self.lemus.append(l)
-        return l.start()
+    stop_signal = signal.SIGKILL
 
     def forker(self, **fn):
         d = tempfile.mkdtemp(prefix="lemu-proc-")

@@ -12,10 +12,8 @@ import base64
 import json
 import os
 import re
-import shutil
 import tempfile
 import time
-import unittest
 
 import harness
 
@@ -126,26 +124,8 @@ def rapi_error(type_, message):
                       separators=(",", ":")) + "\n"
 
 
-class RuntimeApiTest(unittest.TestCase):
+class RuntimeApiTest(harness.LemuTestCase):
     """Common set-up: a started lemu, cleaned up whatever happens."""
-
-    def setUp(self):
-        self.dirs = []
-        self.lemus = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop()
-            finally:
-                l.cleanup()
-        for d in self.dirs:
-            shutil.rmtree(d, ignore_errors=True)
-
-    def lemu(self, *args, **kw):
-        l = harness.Lemu(*args, **kw)
-        self.lemus.append(l)
-        return l.start()
 
     def bad(self, *args, **kw):
         # CPU share off: at 128 MB's 7 % of a core, the 7 MB answer alone takes 0.5 s.

@@ -115,21 +115,10 @@ def loop_devices_of(pid):
     return [l for l in out.splitlines() if "/lemu-%d-" % pid in l]
 
 
-class Base(unittest.TestCase):
+class Base(harness.LemuTestCase):
     """Starts lemus running the probe, and cleans up after them."""
 
-    def setUp(self):
-        self.lemus = []
-        self.dirs = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop(signal.SIGKILL)
-            finally:
-                l.cleanup()
-        for d in self.dirs:
-            shutil.rmtree(d, ignore_errors=True)
+    stop_signal = signal.SIGKILL
 
     def probe_dir(self, mode=0o755):
         d = tempfile.mkdtemp(prefix="lemu-sbx-")

@@ -110,25 +110,7 @@ def report_field(line, name):
     return m.group(1) if m else None
 
 
-class LimitsBase(unittest.TestCase):
-
-    def setUp(self):
-        self.lemus = []
-        self.dirs = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop()  # SIGTERM: lemu removes its cgroups and /tmp images itself
-            finally:
-                l.cleanup()
-        for d in self.dirs:
-            shutil.rmtree(d, ignore_errors=True)
-
-    def lemu(self, *args, **kw):
-        l = harness.Lemu(*args, **kw)
-        self.lemus.append(l)
-        return l.start()
+class LimitsBase(harness.LemuTestCase):
 
     def call(self, l, event, function="function", ok=True, timeout=60):
         """Invokes and returns (headers, parsed body); @ok asserts a plain success."""
