@@ -74,6 +74,8 @@ struct Invocation {
         char *trace_id;
         bool log_tail;
         bool stream_caller;  /* InvokeWithResponseStream: answered as an event stream */
+        bool http_stream;    /* an HTTP front-end caller: an HTTP-integration stream is relayed
+                              * to it as it arrives (httpfront.c, stream.c) */
         unsigned attempt;    /* async: 1, 2, 3 */
         int64_t accepted_ms; /* wall clock when accepted (event age) */
 

@@ -1166,9 +1166,12 @@ void env__make_event(Invocation *inv) {
                 .invocation_id = inv->invocation_id,
                 .payload = slice_from_buf(&inv->payload),
                 /* A stream caller gets up to the streaming cap; any other caller gets the
-                 * stream collected, under the buffered cap (spec §2.1). */
-                .stream_max =
-                        inv->stream_caller ? inv->fn->cfg->streaming.max_bytes : RAPI_MAX_RESPONSE,
+                 * stream collected, under the buffered cap (spec §2.1). An HTTP caller's
+                 * cap becomes the buffered one when its stream turns out to be collected
+                 * (stream.c). */
+                .stream_max = inv->stream_caller || inv->http_stream
+                                      ? inv->fn->cfg->streaming.max_bytes
+                                      : RAPI_MAX_RESPONSE,
         };
 }
 

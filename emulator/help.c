@@ -341,7 +341,18 @@ static const char http_help[] =
         "answer (a JSON string's text unquoted); 1.0 needs statusCode. Request bodies that are\n"
         "not text (by Content-Type, or not UTF-8) arrive base64 with isBase64Encoded true.\n"
         "A function error or a malformed answer is 502 (500 for apigw-v2), a throttle 429; no\n"
-        "route is 404. The response carries x-amzn-RequestId and lemu's X-Lemu-* headers.\n";
+        "route is 404. The response carries x-amzn-RequestId and lemu's X-Lemu-* headers.\n"
+        "\n"
+        "Streaming: an HTTP-integration stream (content type\n"
+        "application/vnd.awslambda.http-integration-response: a JSON prelude {statusCode,\n"
+        "headers, cookies}, 8 NUL bytes, the body; Node's awslambda.HttpResponseStream) is\n"
+        "relayed as it arrives for function-url (InvokeMode RESPONSE_STREAM) and apigw-v1\n"
+        "(responseTransferMode STREAM; its prelude may carry multiValueHeaders): status and\n"
+        "headers once the prelude is complete, then chunks, under the function's \"streaming\"\n"
+        "cap and bandwidth rule; a slow client pauses the function's stream. A failure after\n"
+        "the headers cuts the body short (no last chunk, the connection closes). apigw-v2\n"
+        "(HTTP APIs do not stream on AWS), a stream without prelude and a prelude not ended\n"
+        "within 16 KiB are collected and answered whole, under the 6 MB buffered cap.\n";
 
 static const char management_help[] =
         "Read-only management calls, as the AWS CLI and SDKs make them (--endpoint-url):\n"

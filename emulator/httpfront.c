@@ -25,6 +25,7 @@
 #include "httpfront.h"
 #include "invoke.h"
 #include "macro.h"
+#include "stream.h"
 #include "xalloc.h"
 
 static HttpFrontKind kind_of(const Function *fn) {
@@ -488,6 +489,7 @@ static char *value_text(const cJSON *v) {
         return NULL;
 }
 
+/* lemu's headers; a streamed answer's go out before its duration is known. */
 static void lemu_headers(Buf *h, Invocation *inv, HttpFrontKind kind) {
         http_add_header(h, kind == HTTPFRONT_V1 ? "x-amzn-RequestId" : "x-amzn-RequestId", "%s",
                         inv->request_id);
@@ -500,7 +502,8 @@ static void lemu_headers(Buf *h, Invocation *inv, HttpFrontKind kind) {
                 http_add_header(h, "X-Lemu-Cold-Start", "%s", inv->cold ? "true" : "false");
                 if (inv->cold)
                         http_add_header(h, "X-Lemu-Init-Duration-Ms", "%.2f", inv->init_ms);
-                http_add_header(h, "X-Lemu-Duration-Ms", "%.2f", inv->duration_ms);
+                if (inv->finished)
+                        http_add_header(h, "X-Lemu-Duration-Ms", "%.2f", inv->duration_ms);
         }
 }
 
@@ -535,46 +538,74 @@ static void respond_malformed(HttpConn *c, Invocation *inv, HttpFrontKind kind) 
                 respond_error(c, inv, kind, 502, "Internal Server Error");
 }
 
-/*
- * An answer in the HTTP-integration shape (spec §2.1): a JSON prelude {statusCode, headers,
- * cookies}, 8 NUL bytes, then the body as it is. Node's awslambda.HttpResponseStream writes
- * it on a streamed response, which reaches us collected (a streamed response to a buffered
- * caller is gathered under the 6 MB cap). Return: false when the prelude is malformed.
- */
-static bool respond_prelude(HttpConn *c, Invocation *inv, HttpFrontKind kind) {
-        static const char nuls[8] = { 0 };
-        const char *p = inv->result.data ? inv->result.data : "";
-        size_t len = inv->result.len, at = 0;
-        Buf h = BUF_INIT;
-
-        while (at + sizeof(nuls) <= len && memcmp(p + at, nuls, sizeof(nuls)) != 0)
-                at++;
-        if (at + sizeof(nuls) > len)
-                return false;
-        cJSON *j = cJSON_ParseWithLength(p, at);
+bool httpfront_prelude(Invocation *inv, const char *json, size_t len, int *ret_status,
+                       Buf *ret_headers) {
+        HttpFrontKind kind = kind_of(inv->fn);
+        cJSON *j = cJSON_ParseWithLength(json, len);
         cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "statusCode");
         double code = cJSON_IsNumber(sc) ? sc->valuedouble : sc ? 0 : 200;
+        cJSON *item;
+
         if (!cJSON_IsObject(j) || code < 100 || code > 599 || code != (int) code) {
                 cJSON_Delete(j);
                 return false;
         }
-        cJSON *item;
+        /* REST APIs also take multiValueHeaders here; a name in both keeps those. */
+        cJSON *mv = kind == HTTPFRONT_V1 ? cJSON_GetObjectItemCaseSensitive(j, "multiValueHeaders")
+                                         : NULL;
+        cJSON_ArrayForEach (item, mv) {
+                cJSON *v;
+                if (!cJSON_IsArray(item))
+                        continue;
+                cJSON_ArrayForEach (v, item) {
+                        char *t = value_text(v);
+                        if (t)
+                                add_answer_header(ret_headers, item->string, t);
+                        free(t);
+                }
+        }
         cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(j, "headers")) {
+                if (mv && cJSON_GetObjectItem(mv, item->string))
+                        continue;
                 char *t = value_text(item);
                 if (t)
-                        add_answer_header(&h, item->string, t);
+                        add_answer_header(ret_headers, item->string, t);
                 free(t);
         }
         cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(j, "cookies")) {
                 if (cJSON_IsString(item))
-                        add_answer_header(&h, "Set-Cookie", item->valuestring);
+                        add_answer_header(ret_headers, "Set-Cookie", item->valuestring);
         }
-        if (!header_named(&h, "Content-Type"))
-                http_add_header(&h, "Content-Type", "application/octet-stream");
+        if (!header_named(ret_headers, "Content-Type"))
+                http_add_header(ret_headers, "Content-Type", "application/octet-stream");
         cJSON_Delete(j);
-        lemu_headers(&h, inv, kind);
+        lemu_headers(ret_headers, inv, kind);
+        *ret_status = (int) code;
+        return true;
+}
+
+/*
+ * A collected answer in the HTTP-integration shape (spec §2.1): a JSON prelude {statusCode,
+ * headers, cookies}, 8 NUL bytes, then the body as it is. Node's awslambda.HttpResponseStream
+ * writes it on a streamed response; it reaches us whole when the mapping does not stream
+ * (apigw-v2) or the stream was collected (a streamed response to a buffered caller is
+ * gathered under the 6 MB cap). Return: false when the prelude is malformed.
+ */
+static bool respond_prelude(HttpConn *c, Invocation *inv) {
+        static const char nuls[8] = { 0 };
+        const char *p = inv->result.data ? inv->result.data : "";
+        size_t len = inv->result.len, at = 0;
+        Buf h = BUF_INIT;
+        int status;
+
+        while (at + sizeof(nuls) <= len && memcmp(p + at, nuls, sizeof(nuls)) != 0)
+                at++;
+        if (at + sizeof(nuls) > len || !httpfront_prelude(inv, p, at, &status, &h)) {
+                buf_free(&h);
+                return false;
+        }
         at += sizeof(nuls);
-        http_respond(c, (int) code, h.data, p + at, len - at, false);
+        http_respond(c, status, h.data, p + at, len - at, false);
         buf_free(&h);
         return true;
 }
@@ -584,7 +615,7 @@ static void respond_answer(HttpConn *c, Invocation *inv, HttpFrontKind kind) {
 
         if (strncasecmp(inv->content_type, "application/vnd.awslambda.http-integration-response",
                         51) == 0) {
-                if (!respond_prelude(c, inv, kind))
+                if (!respond_prelude(c, inv))
                         respond_malformed(c, inv, kind);
                 return;
         }
@@ -686,7 +717,15 @@ static void front_done(Invocation *inv, void *data) {
         if (c) {
                 c->data = NULL;
                 inv->caller = NULL;
-                if (inv->http_status == 429)
+                if (inv->stream && stream_began(inv)) {
+                        /* Status and headers went out with the prelude: a failure now can
+                         * only cut the body short, as Lambda does (no last chunk). */
+                        c->written_cb = NULL;
+                        if (inv->http_status == 200 && !inv->function_error)
+                                http_stream_end(c);
+                        else
+                                http_stream_abort(c);
+                } else if (inv->http_status == 429)
                         respond_error(c, inv, kind, 429,
                                       kind == HTTPFRONT_URL ? "Rate Exceeded."
                                                             : "Too Many Requests");
@@ -763,6 +802,10 @@ bool httpfront_request(Emulator *e, HttpConn *c, HttpRequest *req) {
                          (unsigned long long) (clock_wall_ms() / 1000), a, b);
                 inv->trace_id = xstrdup(t);
         }
+        /* Function URLs (InvokeMode RESPONSE_STREAM) and REST APIs (responseTransferMode
+         * STREAM) relay an HTTP-integration stream as it arrives; HTTP APIs cannot stream,
+         * and the answer to HEAD has no body to stream. */
+        inv->http_stream = kind_of(fn) != HTTPFRONT_V2 && req->method != HTTP_HEAD;
         inv->caller = c;
         c->data = inv;
         inv->done_cb = front_done;

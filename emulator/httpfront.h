@@ -44,3 +44,11 @@ int httpfront_match(const char *pattern, Slice path, HttpFrontParams *ret_params
 /* httpfront_request() - answers @req when it is a plain HTTP request (even with a 404 when
  * no route matches). Return: false when the path belongs to an AWS or lemu API. */
 bool httpfront_request(Emulator *e, HttpConn *c, HttpRequest *req);
+
+/*
+ * httpfront_prelude() - the HTTP status and header lines (the function's, then lemu's) that
+ * an HTTP-integration prelude @json (the @len bytes before its 8 NULs, spec §2.1) gives the
+ * answer to @inv. Return: false when the prelude is malformed.
+ */
+bool httpfront_prelude(Invocation *inv, const char *json, size_t len, int *ret_status,
+                       Buf *ret_headers);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Streamed responses to their callers (spec §2.2): event-stream framing toward an
- * InvokeWithResponseStream caller, collection for every other caller, and the two reasons
+ * InvokeWithResponseStream caller, the HTTP-integration prelude (spec §2.1) and chunks
+ * toward an HTTP front-end caller, collection for every other caller, and the two reasons
  * to stop reading the runtime's stream for a while: a caller that reads slowly (its unsent
  * bytes above STREAM_QUEUE_HIGH) and the bandwidth rule of the function's `streaming`
  * settings (the first burst_bytes at full speed, then rate_bytes_per_s). Either way at most
@@ -13,17 +14,23 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <uv.h>
 #include <cjson/cJSON.h>
 
 #include "codec.h"
 #include "eventstream.h"
+#include "httpfront.h"
 #include "macro.h"
 #include "stream.h"
 #include "xalloc.h"
 
-#define EVENTSTREAM_CT "application/vnd.amazon.eventstream"
+#define EVENTSTREAM_CT      "application/vnd.amazon.eventstream"
+#define HTTP_INTEGRATION_CT "application/vnd.awslambda.http-integration-response"
+/* An HTTP caller's prelude must end within this many bytes (API Gateway's rule); a stream
+ * without one by then is collected and answered whole, as before streaming. */
+#define PRELUDE_MAX (16u * 1024)
 
 struct InvStream {
         uv_timer_t timer; /* the bandwidth rule's wait */
@@ -32,8 +39,12 @@ struct InvStream {
         uint64_t burst_end_ns; /* when the burst was used up; 0 before */
         bool paused_rate;
         bool paused_caller;
-        bool begun; /* the caller's 200 and headers went out */
+        bool begun; /* the caller's status and headers went out */
         bool ended;
+        /* An HTTP front-end caller (inv->http_stream): the prelude until its 8 NULs, or the
+         * whole stream collected into inv->result when it has none. */
+        Buf head;
+        bool collect;
 };
 
 static void apply_pause(InvStream *s) {
@@ -108,6 +119,68 @@ static void send_event(HttpConn *c, const char *type, const char *ct, const void
         buf_free(&f);
 }
 
+/* The HTTP caller's stream is gathered into inv->result under the buffered cap, and
+ * answered whole when the invocation ends (httpfront.c). */
+static void http_collect(InvStream *s) {
+        Invocation *inv = s->inv;
+        ExecEnv *env = inv->env;
+
+        s->collect = true;
+        if (s->head.len)
+                buf_append(&inv->result, s->head.data, s->head.len);
+        buf_free(&s->head);
+        inv->event.stream_max = RAPI_MAX_RESPONSE;
+        if (env && env->inv == inv)
+                env->rapi.stream_max = RAPI_MAX_RESPONSE;
+}
+
+/* The next bytes of an HTTP caller's stream: the prelude is gathered until its 8 NULs, then
+ * the status and headers go out, and each later piece as one chunk. */
+static void http_data(InvStream *s, const char *data, size_t len) {
+        static const char nuls[8] = { 0 };
+        Invocation *inv = s->inv;
+        HttpConn *c = inv->caller;
+
+        if (s->collect) {
+                buf_append(&inv->result, data, len);
+                return;
+        }
+        if (s->begun) {
+                if (c)
+                        http_stream_write(c, data, len);
+                return;
+        }
+        size_t from = s->head.len > sizeof(nuls) ? s->head.len - sizeof(nuls) + 1 : 0, at;
+        buf_append(&s->head, data, len);
+        for (at = from; at + sizeof(nuls) <= s->head.len; at++)
+                if (memcmp(s->head.data + at, nuls, sizeof(nuls)) == 0)
+                        break;
+        if (at + sizeof(nuls) > s->head.len) {
+                if (s->head.len > PRELUDE_MAX)
+                        http_collect(s);
+                return;
+        }
+        Buf h = BUF_INIT;
+        int status;
+        if (!httpfront_prelude(inv, s->head.data, at, &status, &h) || status < 200 ||
+            status == 204 || status == 304) {
+                /* Answered once the invocation ends: a malformed prelude, or a status whose
+                 * response has no body, hence no chunks. */
+                buf_free(&h);
+                http_collect(s);
+                return;
+        }
+        s->begun = true;
+        if (c) {
+                http_stream_begin(c, status, h.data);
+                c->written_cb = caller_written;
+                http_stream_write(c, s->head.data + at + sizeof(nuls),
+                                  s->head.len - at - sizeof(nuls));
+        }
+        buf_free(&h);
+        buf_free(&s->head);
+}
+
 void stream_begin(Invocation *inv, const char *content_type) {
         if (!inv->stream) {
                 InvStream *s = xcalloc(1, sizeof(*s));
@@ -122,6 +195,9 @@ void stream_begin(Invocation *inv, const char *content_type) {
                 inv->stream->begun = true;
                 begin_caller(inv->caller, inv);
         }
+        if (inv->http_stream && !inv->stream->begun && !inv->stream->collect &&
+            strncasecmp(content_type, HTTP_INTEGRATION_CT, strlen(HTTP_INTEGRATION_CT)) != 0)
+                http_collect(inv->stream);
 }
 
 void stream_data(Invocation *inv, const char *data, size_t len) {
@@ -130,7 +206,12 @@ void stream_data(Invocation *inv, const char *data, size_t len) {
         if (!s || len == 0)
                 return;
         s->bytes += len;
-        if (!inv->stream_caller) {
+        if (inv->http_stream) {
+                http_data(s, data, len);
+                if (s->begun && inv->caller &&
+                    http_conn_write_queue(inv->caller) > STREAM_QUEUE_HIGH)
+                        s->paused_caller = true;
+        } else if (!inv->stream_caller) {
                 /* The runtime's cap (the event's stream_max) bounds what is collected. */
                 buf_append(&inv->result, data, len);
         } else if (inv->caller) {
@@ -147,6 +228,9 @@ void stream_ended(Invocation *inv) {
 
         if (!s)
                 return;
+        /* A prelude that never ended: the answer is what was collected. */
+        if (inv->http_stream && !s->begun && !s->collect)
+                http_collect(s);
         /* Whatever is left of the runtime's body is read (and dropped) without waiting. */
         s->ended = true;
         uv_timer_stop(&s->timer);
@@ -206,11 +290,16 @@ static void stream_closed(uv_handle_t *h) {
         free(h->data);
 }
 
+bool stream_began(const Invocation *inv) {
+        return inv->stream && inv->stream->begun;
+}
+
 void stream_free(Invocation *inv) {
         InvStream *s = inv->stream;
 
         if (!s)
                 return;
+        buf_free(&s->head);
         inv->stream = NULL;
         s->inv = NULL;
         uv_close((uv_handle_t *) &s->timer, stream_closed);

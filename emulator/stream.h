@@ -10,8 +10,11 @@
 /*
  * A streamed response on its way to its caller (spec §2). An InvokeWithResponseStream
  * caller gets each piece the runtime sends as a PayloadChunk event as soon as it arrives,
- * then one InvokeComplete; any other caller (Invoke, async, shadow runs, `lemu run`) gets
- * the pieces collected into inv->result, under the buffered cap. Nothing is kept whole:
+ * then one InvokeComplete; an HTTP front-end caller of a streaming mapping gets an
+ * HTTP-integration stream's status and headers once its prelude is complete, then each
+ * piece as one chunk of its response; any other caller (Invoke, async, shadow runs,
+ * `lemu run`, an HTTP caller of a stream without prelude) gets the pieces collected into
+ * inv->result, under the buffered cap. Nothing is kept whole:
  * when the caller reads slowly, or the bandwidth rule says so, the runtime's connection
  * stops being read.
  */
@@ -32,5 +35,8 @@ void stream_ended(Invocation *inv);
 void stream_respond(HttpConn *c, Invocation *inv);
 /* stream_caller_gone() - the caller hung up: the runtime is read again (bytes dropped). */
 void stream_caller_gone(Invocation *inv);
+/* stream_began() - the caller's status and headers went out (an event stream's 200, or an
+ * HTTP front-end caller's status from the prelude). */
+bool stream_began(const Invocation *inv);
 /* stream_free() - releases inv->stream (safe when NULL). */
 void stream_free(Invocation *inv);

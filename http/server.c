@@ -598,6 +598,16 @@ void http_stream_end(HttpConn *c) {
         response_sent(c);
 }
 
+void http_stream_abort(HttpConn *c) {
+        if (c->closing || !c->streaming)
+                return;
+        /* No last chunk: once the queued chunks are out the connection closes, and the peer
+         * can tell the body is incomplete. */
+        c->streaming = false;
+        c->close_after_write = true;
+        response_sent(c);
+}
+
 /* ---- reading ------------------------------------------------------------------------ */
 
 static void bad_request(HttpConn *c, const char *reason) {

@@ -157,6 +157,9 @@ void http_respond(HttpConn *c, int status, const char *headers, const char *body
 void http_stream_begin(HttpConn *c, int status, const char *headers);
 void http_stream_write(HttpConn *c, const void *data, size_t len);
 void http_stream_end(HttpConn *c);
+/* http_stream_abort() - ends a chunked response without its last chunk: the chunks written
+ * so far go out, then the connection closes (a truncated body, as the peer sees it). */
+void http_stream_abort(HttpConn *c);
 
 /* http_conn_pause() - stops (@pause) or resumes reading from the peer: backpressure on a
  * body taken through body_cb. Bytes already read are still delivered. */

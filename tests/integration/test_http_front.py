@@ -5,27 +5,55 @@ client (one kept-alive connection, chunked request bodies).
 Three functions run fixtures/python-http, one per event shape ("function-url", "apigw-v2",
 "apigw-v1"); the fixture echoes its event or answers in the shape the path's last segment
 asks for, so each test checks one mapping rule from the outside. One lemu serves the
-whole file (the functions' cold starts are paid once).
+whole file (the functions' cold starts are paid once). Streamed answers come from
+fixtures/node-ric/stream.js run by the real aws-lambda-ric (awslambda.HttpResponseStream).
 """
 import base64
 import http.client
 import json
 import os
+import re
+import select
 import shutil
+import socket
 import subprocess
+import time
 import unittest
 
 import harness
 
 CURL = shutil.which("curl")
 LEMU = None
+NODE = None  # why the streaming fixture cannot run, or None
+CAP = 100000
+MB = 1024 * 1024
+
+
+def node_setup():
+    script = os.path.join(harness.FIXTURES_SRC, "node-ric", "setup.sh")
+    p = subprocess.run([script], capture_output=True, timeout=900)
+    if p.returncode == 77:
+        return "node or npm is missing"
+    if p.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s%s" % (script, p.returncode,
+                                                        p.stdout.decode(), p.stderr.decode()))
+    return None
 
 
 def setUpModule():
-    global LEMU
+    global LEMU, NODE
+    NODE = node_setup()
     boot = os.path.join(harness.FIXTURES_SRC, "python-http", "bootstrap")
     common = {"bootstrap": boot, "sandbox": {"cpu": "off"}, "timeout_s": 30}
+    node = {"bootstrap": harness.fixture("node-ric"), "handler": "stream.handler",
+            "memory_mb": 1769, "timeout_s": 30}
     cfg = {"functions": {
+        "surl": dict(node, http={"path": "/surl/*"}),
+        "sv1": dict(node, http={"path": "/sv1/*", "event": "apigw-v1"}),
+        "sv2": dict(node, http={"path": "/sv2/*", "event": "apigw-v2"}),
+        "scap": dict(node, http={"path": "/scap/*"}, streaming={"max_bytes": CAP}),
+        "sfast": dict(node, http={"path": "/sfast/*"}, timeout_s=120,
+                      streaming={"rate_bytes_per_s": 1 << 30, "burst_bytes": 200 * MB}),
         "url": dict(common, http={"path": "/url/*"}),
         "v2": dict(common, http={"path": "/v2/{id}/{rest+}", "event": "apigw-v2"}),
         "v1": dict(common, http={"path": "/v1/*", "event": "apigw-v1", "method": "GET"}),
@@ -283,6 +311,212 @@ class BrowserStyle(unittest.TestCase):
                                LEMU.url + "/url/echo")
         self.assertEqual(status, 200, body)
         self.assertEqual(event_of(body)["body"], "chunked body")
+
+
+def read_until(f, pred, timeout):
+    """Reads the pipe @f until pred(bytes so far); fails at the deadline."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while not pred(data):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("deadline passed; got %r" % data)
+        r, _, _ = select.select([f], [], [], left)
+        if r:
+            b = os.read(f.fileno(), 65536)
+            if not b:
+                raise AssertionError("end of output; got %r" % data)
+            data += b
+    return data
+
+
+def split_head(out):
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    return (int(lines[0].split()[1]),
+            [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:]], body)
+
+
+def stream_body(**params):
+    return json.dumps(params).encode()
+
+
+PRELUDE = {"statusCode": 201,
+           "headers": {"Content-Type": "text/plain; charset=utf-8", "X-Stream": "yes"},
+           "cookies": ["a=1; Path=/", "b=2"]}
+
+
+class Streaming(unittest.TestCase):
+    """Function URLs (InvokeMode RESPONSE_STREAM) and REST APIs (responseTransferMode
+    STREAM) relay an HTTP-integration stream as it arrives; HTTP APIs collect it."""
+
+    def setUp(self):
+        if NODE:
+            self.skipTest(NODE)
+
+    def record(self, rid):
+        status, rec = LEMU.control("GET", "/invocations/" + rid)
+        self.assertEqual(status, 200, rec)
+        return rec
+
+    def test_first_chunk_reaches_curl_while_the_function_runs(self):
+        # The function writes its prelude and "first:<id>;", then waits for "go" on our
+        # listener; we send it only once curl has printed the first chunk. A buffered answer
+        # would leave both waiting until the deadline.
+        if not CURL:
+            self.skipTest("curl is not installed")
+        lst = socket.socket()
+        self.addCleanup(lst.close)
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(1)
+        lst.settimeout(60)
+        body = stream_body(mode="handshake", port=lst.getsockname()[1], prelude=PRELUDE)
+        p = subprocess.Popen([CURL, "-sS", "-i", "-N", "--max-time", "60", "-H",
+                              "Content-Type: application/json", "--data-binary", body,
+                              LEMU.url + "/surl/handshake"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        first = read_until(p.stdout, lambda d: re.search(rb"first:[^;]+;", d), 60)
+        self.assertIsNone(p.poll(), "the answer ended before the function did")
+        conn, _ = lst.accept()
+        with conn:
+            conn.sendall(b"go")
+            out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        status, headers, body = split_head(first + out)
+        rid = header(headers, "x-amzn-RequestId")
+        self.assertEqual(status, 201)
+        self.assertEqual(body, ("first:%s;second;" % rid).encode())
+        self.assertEqual(header(headers, "Transfer-Encoding"), "chunked")
+        self.assertIsNone(header(headers, "Content-Length"))
+        self.assertEqual(header(headers, "Content-Type"), "text/plain; charset=utf-8")
+        self.assertEqual(header(headers, "X-Stream"), "yes")
+        self.assertEqual([v for k, v in headers if k.lower() == "set-cookie"],
+                         ["a=1; Path=/", "b=2"])
+        self.assertEqual(header(headers, "X-Lemu-Environment-Id")[:5], "surl-")
+        self.assertEqual(self.record(rid)["status"], "success")
+
+    def test_keep_alive_after_a_streamed_answer(self):
+        c = LEMU.conn(60)
+        self.addCleanup(c.close)
+        socks = set()
+        for i in range(3):
+            status, headers, body = fetch(
+                "POST", "/surl/chunks", stream_body(chunks=["x%d" % i, "-y"],
+                                                   prelude={"statusCode": 200 + i}),
+                conn=c)
+            self.assertEqual((status, body), (200 + i, ("x%d-y" % i).encode()))
+            self.assertEqual(header(headers, "Transfer-Encoding"), "chunked")
+            self.assertEqual(header(headers, "Content-Type"), "application/octet-stream")
+            socks.add(id(c.sock))
+            # A plain answer on the same connection after the stream.
+            status, _, body = fetch("GET", "/url/plain", conn=c)
+            self.assertEqual(body, b"hello from lambda")
+            socks.add(id(c.sock))
+        self.assertEqual(len(socks), 1, "the connection was not kept alive")
+
+    def test_error_mid_stream_truncates_the_body(self):
+        # Status and headers are gone already: Lambda can only end the body short, which
+        # an HTTP client sees as a chunked body without its last chunk (curl's error 18).
+        if not CURL:
+            self.skipTest("curl is not installed")
+        p = subprocess.run([CURL, "-sS", "-i", "-N", "--max-time", "60", "--data-binary",
+                            stream_body(mode="fail", prelude=PRELUDE),
+                            LEMU.url + "/surl/fail"], capture_output=True, timeout=90)
+        self.assertEqual(p.returncode, 18, p.stderr)
+        status, headers, body = split_head(p.stdout)
+        self.assertEqual((status, body), (201, b"partial;"))
+        self.assertEqual(header(headers, "Transfer-Encoding"), "chunked")
+        rec = self.record(header(headers, "x-amzn-RequestId"))
+        self.assertEqual((rec["status"], rec["error_type"]), ("error", "Runtime.Unknown"))
+        # The next request is served as usual.
+        status, _, body = fetch("POST", "/surl/ok", stream_body(chunks=["ok"], prelude={}))
+        self.assertEqual((status, body), (200, b"ok"))
+
+    def test_cap_truncates_the_body(self):
+        prelude = {"statusCode": 200, "headers": {"Content-Type": "text/plain"}}
+        c = LEMU.conn(60)
+        self.addCleanup(c.close)
+        c.request("POST", "/scap/big", body=stream_body(mode="size", size=3 * CAP,
+                                                        piece=30000, prelude=prelude))
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        with self.assertRaises(http.client.IncompleteRead) as cm:
+            r.read()
+        # The cap counts the whole stream, prelude and its 8 NULs included.
+        self.assertEqual(len(cm.exception.partial),
+                         CAP - len(json.dumps(prelude, separators=(",", ":"))) - 8)
+        self.assertEqual(set(cm.exception.partial), {ord("x")})
+        rec = self.record(r.getheader("x-amzn-RequestId"))
+        self.assertEqual((rec["status"], rec["error_type"]),
+                         ("error", "Function.ResponseSizeTooLarge"))
+
+    def test_rest_api_streams_with_multi_value_headers(self):
+        prelude = {"statusCode": 202, "headers": {"X-One": "1"},
+                   "multiValueHeaders": {"X-Many": ["a", "b"]}}
+        status, headers, body = fetch("POST", "/sv1/chunks",
+                                      stream_body(chunks=["p", "q"], prelude=prelude))
+        self.assertEqual((status, body), (202, b"pq"))
+        self.assertEqual(header(headers, "Transfer-Encoding"), "chunked")
+        self.assertEqual(header(headers, "X-One"), "1")
+        self.assertEqual([v for k, v in headers if k == "X-Many"], ["a", "b"])
+
+    def test_http_api_collects_the_stream(self):
+        status, headers, body = fetch("POST", "/sv2/chunks",
+                                      stream_body(chunks=["p", "q"], prelude=PRELUDE))
+        self.assertEqual((status, body), (201, b"pq"))
+        self.assertEqual(header(headers, "Content-Length"), "2")
+        self.assertIsNone(header(headers, "Transfer-Encoding"))
+        self.assertEqual(len([v for k, v in headers if k.lower() == "set-cookie"]), 2)
+
+    def test_stream_without_prelude_is_collected(self):
+        status, headers, body = fetch("POST", "/surl/plain", stream_body(chunks=["[1,", "2]"]))
+        self.assertEqual((status, body), (200, b"[1,2]"))
+        self.assertEqual(header(headers, "Content-Length"), "5")
+        self.assertEqual(header(headers, "Content-Type"), "application/json")
+
+    def test_slow_caller_pauses_the_runtime(self):
+        total, piece, held = 48 * MB, MB, 24 * MB
+        sock = socket.socket()
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.settimeout(60)
+        sock.connect((LEMU.host, LEMU.port))
+        body = stream_body(mode="size", size=total, piece=piece, log=True, prelude={})
+        sock.sendall(b"POST /sfast/slow HTTP/1.1\r\nHost: lemu\r\nContent-Length: %d\r\n\r\n"
+                     % len(body) + body)
+        data = bytearray()
+        while len(data) < MB:
+            b = sock.recv(65536)
+            self.assertTrue(b, "lemu closed the answer")
+            data += b
+        # We read no more: the function must stall well short of the end. This waits out a
+        # deadline for something that must not happen.
+        wrote = re.compile(r"\twrote (\d+)$", re.M)
+
+        def written():
+            return max([int(n) for n in wrote.findall(LEMU.logs())] or [0])
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            self.assertLess(written(), held, "lemu kept reading the runtime for a stalled "
+                                             "caller")
+            time.sleep(0.05)
+        self.assertGreater(written(), 0)
+        while not data.endswith(b"\r\n0\r\n\r\n"):
+            b = sock.recv(1 << 20)
+            self.assertTrue(b, "lemu closed the answer early")
+            data += b
+        head, _, chunked = bytes(data).partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 OK\r\n"), head)
+        got, pos = 0, 0
+        while True:
+            eol = chunked.index(b"\r\n", pos)
+            n = int(chunked[pos:eol], 16)
+            if n == 0:
+                break
+            got += n
+            pos = eol + 2 + n + 2
+        self.assertEqual(got, total)
 
 
 if __name__ == "__main__":

@@ -337,6 +337,14 @@ static void answer(Test *t, HttpConn *c, HttpRequest *req) {
                 t->n_answered++;
                 return;
         }
+        if (slice_eq(req->path, "/abort")) {
+                http_stream_begin(c, 200, "Content-Type: text/plain\r\n");
+                http_stream_write(c, "ab", 2);
+                http_stream_abort(c);
+                http_stream_write(c, "cd", 2); /* too late: ignored */
+                t->n_answered++;
+                return;
+        }
         buf_printf(&b, "%.*s %llu ", (int) req->path.len, req->path.ptr,
                    (unsigned long long) req->body_bytes);
         if (!req->body_too_large)
@@ -952,6 +960,31 @@ static void test_pipelined_in_order(void **state) {
         ctx_free(t);
 }
 
+static void client_abort(Test *t) {
+        Client cl;
+
+        client_connect(&cl, t->port);
+        client_send_str(&cl, "GET /abort HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\n\r\n");
+        t->rc[0] = client_read_until(&cl, "ab\r\n", &t->raw);
+        t->rc[1] = client_wait_eof(&cl);
+        client_close(&cl);
+}
+
+/* A chunked answer cut short: its chunks so far, no last chunk, then the connection closes
+ * (the pipelined request is never answered). */
+static void test_stream_abort(void **state) {
+        Test *t = ctx_new();
+
+        run(t, client_abort);
+        assert_int_equal(t->rc[0], 0);
+        assert_int_equal(t->rc[1], 0);
+        assert_int_equal(t->n_req, 1);
+        const char *body = strstr(t->raw.data, "\r\n\r\n");
+        assert_non_null(body);
+        assert_string_equal(body + 4, "2\r\nab\r\n");
+        ctx_free(t);
+}
+
 static void client_malformed(Test *t) {
         Client cl;
 
@@ -1138,6 +1171,7 @@ int main(void) {
                 cmocka_unit_test(test_body_over_discard_closes),
                 cmocka_unit_test(test_expect_continue),
                 cmocka_unit_test(test_pipelined_in_order),
+                cmocka_unit_test(test_stream_abort),
                 cmocka_unit_test(test_malformed_request),
                 cmocka_unit_test(test_header_timeout),
                 cmocka_unit_test(test_respond_take_body),
