@@ -138,7 +138,9 @@ static const char streaming_help[] =
         "\n"
         "The function's \"streaming\" settings: max_bytes (cap, then\n"
         "Function.ResponseSizeTooLarge), burst_bytes sent at full speed, then rate_bytes_per_s.\n"
-        "A caller that reads slowly pauses the runtime (lemu holds about 1 MB per stream).\n";
+        "A caller that reads slowly pauses the runtime (lemu holds about 1 MB per stream).\n"
+        "Plain HTTP clients of function-url and apigw-v1 mappings get an HTTP-integration\n"
+        "stream as it arrives (lemu help http).\n";
 
 static const char validate_help[] =
         "Usage: lemu validate FILE [--dump-config]\n"
