@@ -52,6 +52,7 @@ def setUpModule():
         "sv1": dict(node, http={"path": "/sv1/*", "event": "apigw-v1"}),
         "sv2": dict(node, http={"path": "/sv2/*", "event": "apigw-v2"}),
         "scap": dict(node, http={"path": "/scap/*"}, streaming={"max_bytes": CAP}),
+        "sshort": dict(node, http={"path": "/sshort/*"}, timeout_s=3),
         "sfast": dict(node, http={"path": "/sfast/*"}, timeout_s=120,
                       streaming={"rate_bytes_per_s": 1 << 30, "burst_bytes": 200 * MB}),
         "url": dict(common, http={"path": "/url/*"}),
@@ -432,6 +433,25 @@ class Streaming(unittest.TestCase):
         # The next request is served as usual.
         status, _, body = fetch("POST", "/surl/ok", stream_body(chunks=["ok"], prelude={}))
         self.assertEqual((status, body), (200, b"ok"))
+
+    def test_timeout_mid_stream_truncates_the_body(self):
+        # The function waits for a "go" that never comes, past its 3 s timeout.
+        if not CURL:
+            self.skipTest("curl is not installed")
+        lst = socket.socket()
+        self.addCleanup(lst.close)
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(1)
+        p = subprocess.run([CURL, "-sS", "-i", "-N", "--max-time", "60", "--data-binary",
+                            stream_body(mode="handshake", port=lst.getsockname()[1],
+                                        prelude=PRELUDE),
+                            LEMU.url + "/sshort/hang"], capture_output=True, timeout=90)
+        self.assertEqual(p.returncode, 18, p.stderr)
+        status, headers, body = split_head(p.stdout)
+        rid = header(headers, "x-amzn-RequestId")
+        self.assertEqual((status, body), (201, ("first:%s;" % rid).encode()))
+        rec = self.record(rid)
+        self.assertEqual((rec["status"], rec["error_type"]), ("timeout", "Sandbox.Timedout"))
 
     def test_cap_truncates_the_body(self):
         prelude = {"statusCode": 200, "headers": {"Content-Type": "text/plain"}}
