@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -152,12 +153,22 @@ static void record_free(JournalRecord *r) {
 
 static void finish_close(Journal *j);
 
+/* A short write says no more than "not all of it": a full filesystem is the usual reason,
+ * and the caller is told that rather than a vague EIO. */
+static int short_write_error(int fd) {
+        struct statvfs st;
+
+        if (fstatvfs(fd, &st) == 0 && st.f_bavail * st.f_frsize < 65536)
+                return -ENOSPC;
+        return -EIO;
+}
+
 static void write_done(uv_fs_t *req) {
         WriteBatch *b = container_of(req, WriteBatch, req);
         Journal *j = b->j;
         ssize_t res = req->result;
         size_t ok_bytes = res > 0 ? (size_t) res : 0;
-        int err = res < 0 ? (int) res : -EIO;
+        int err = res < 0 ? (int) res : short_write_error(b->seg->fd);
 
         uv_fs_req_cleanup(req);
         j->writing = false;

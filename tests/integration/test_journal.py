@@ -198,6 +198,75 @@ class JournalTest(unittest.TestCase):
         self.assertEqual(os.listdir(work), [])
         self.assertEqual(os.listdir(tmpdir), [])
 
+    def test_a_torn_last_record_and_garbage_are_skipped_at_replay(self):
+        """A write cut short by a crash leaves a torn record at a segment's end: the restart
+        delivers every event before it, and serves on."""
+        cfg = self.config()
+        l = self.start(cfg)
+        ids = [self.event(l, {"mode": "sleep", "sleep_s": 2, "n": i}) for i in range(3)]
+        l.proc.kill()
+        l.proc.wait(10)
+        harness.wait_for(lambda: not l.leftover_pids(), 10, what="the functions to be gone")
+        last = segments(self.state)[-1]
+        with open(last, "ab") as f:
+            f.write(b'LJA 00000400 0badc0de\n{"id":"00000000-0000-0000-0000-0000')
+        l2 = self.start(cfg)
+        extra = self.event(l2, {"mode": "echo"})
+        self.wait_idle(l2, 120)
+        self.assertEqual(set(ids + [extra]) - reported(l2.logs()), set(), l2.logs()[-2000:])
+        self.assertEqual(l2.stop(), 0, l2.logs())
+        # Garbage after the last good record of a segment is ignored the same way.
+        with open(segments(self.state)[-1], "ab") as f:
+            f.write(b"\x00\xff not a record at all\n" * 10)
+        l3 = self.start(cfg)
+        self.wait_idle(l3)
+        self.assertEqual(reported(l3.logs()), set())
+        status, _, body = l3.invoke(payload=b'{"mode":"echo"}')
+        self.assertEqual(status, 200, body)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to mount a small tmpfs for state_dir")
+    def test_a_full_disk_refuses_the_event_with_500_and_recovers(self):
+        """When the journal cannot be written, the caller gets 500 ServiceException and
+        nothing is queued; once there is room again, events are accepted and delivered."""
+        os.mkdir(self.state)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", self.state],
+                           capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: %s" % r.stderr.decode().strip())
+        self.addCleanup(subprocess.run, ["umount", "-l", self.state])
+        l = self.start(self.config())
+        ok = self.event(l, {"mode": "echo", "n": 0})
+        # Fill what is left of the filesystem.
+        filler = os.path.join(self.state, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        # Larger than a page: tmpfs has no room for it even in the journal's last page.
+        big = json.dumps({"mode": "echo", "n": 1, "pad": "x" * 65536}).encode()
+        status, headers, body = l.invoke(payload=big, headers={"X-Amz-Invocation-Type": "Event"})
+        self.assertEqual(status, 500, body)
+        self.assertEqual(headers.get("x-amzn-errortype"), "ServiceException", headers)
+        self.assertIn("lemu could not journal the event: No space left on device",
+                      json.loads(body)["Message"])
+        refused = headers["x-amzn-requestid"]
+        # Room again: the next events are accepted and run; the refused one never runs.
+        os.unlink(filler)
+        later = [self.event(l, {"mode": "echo", "n": i}) for i in range(2, 4)]
+        self.wait_idle(l)
+        done = reported(l.logs())
+        self.assertEqual(set([ok] + later) - done, set(), l.logs()[-2000:])
+        self.assertNotIn(refused, done)
+        # And the journal left by all this replays cleanly.
+        self.assertEqual(l.stop(), 0, l.logs())
+        l2 = self.start(self.config())
+        self.wait_idle(l2)
+        self.assertEqual(reported(l2.logs()), set())
+
     def test_a_burst_grows_environments_a_few_at_a_time(self):
         """limits.async_cold_starts: a burst of events never has more than that many
         environments initialising at once; every event is still delivered."""
