@@ -555,6 +555,13 @@ void http_respond(HttpConn *c, int status, const char *headers, const char *cbod
                 buf_append(&h, "\r\n", 2);
         }
         buf_append(&h, "\r\n", 2);
+        if (c->req.method == HTTP_HEAD || status < 200 || status == 204 || status == 304) {
+                /* No body may follow (RFC 9110 §6.4.1): one would be read as the next
+                 * response on a kept-alive connection. */
+                if (take_body)
+                        free(body);
+                body = NULL, len = 0, take_body = true;
+        }
         if (!take_body && len)
                 body = xmemdup(body, len);
         else if (!take_body)
