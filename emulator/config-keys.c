@@ -313,6 +313,9 @@ const CfgKey cfg__keys[] = {
         { .section = "http", .name = "method", .type = CFG_T_STRING, F(http.method),
           .def = S("ANY"), .check = check_http_method,
           .help = "HTTP method the route takes (GET, POST, ...); ANY: every method." },
+        { .section = "http", .name = "stream", .type = CFG_T_BOOL, F(http.stream),
+          .def = "true",
+          .help = "Relay an HTTP-integration stream as it arrives (function-url, apigw-v1)." },
 
         { .name = "faults", .type = CFG_T_FAULTS, F(faults_json), .def = "[]",
           .help = "Injected platform faults, one object each (lemu help faults)." },

@@ -93,6 +93,8 @@ typedef struct CfgHttp {
         char *path;   /* NULL when the function has no http mapping */
         char *event;  /* "function-url" | "apigw-v2" | "apigw-v1" */
         char *method; /* "ANY" or one HTTP method */
+        bool stream;  /* InvokeMode RESPONSE_STREAM / responseTransferMode STREAM; false:
+                       * BUFFERED, a stream is collected */
 } CfgHttp;
 
 typedef struct FunctionConfig {

@@ -137,6 +137,13 @@ static cJSON *function_json(Function *fn) {
         else
                 cJSON_AddNullToObject(cfg, "reserved_concurrency");
         cJSON_AddStringToObject(cfg, "code_dir", fc->code_dir);
+        if (fc->http.path) {
+                cJSON *h = cJSON_AddObjectToObject(cfg, "http");
+                cJSON_AddStringToObject(h, "path", fc->http.path);
+                cJSON_AddStringToObject(h, "event", fc->http.event);
+                cJSON_AddStringToObject(h, "method", fc->http.method);
+                cJSON_AddBoolToObject(h, "stream", fc->http.stream);
+        }
         cJSON *en = cJSON_AddObjectToObject(o, "enforced");
         limits_enforced(en, fn);
         bool tmp_cap, fs_ro, non_root;

@@ -336,6 +336,8 @@ static const char http_help[] =
         "         pathParameters and routeKey \"METHOD path\") or apigw-v1 (REST API, 1.0, with\n"
         "         multiValueHeaders and multiValueQueryStringParameters, stage \"prod\")\n"
         "method   ANY or one of GET POST PUT DELETE HEAD PATCH OPTIONS (else 405)\n"
+        "stream   true (default): relay a streamed answer as it arrives (below); false:\n"
+        "         collect it (Function URL InvokeMode BUFFERED)\n"
         "\n"
         "The answer becomes the response as the services map it: statusCode, headers,\n"
         "multiValueHeaders (1.0), cookies (2.0, one Set-Cookie each), body, isBase64Encoded.\n"

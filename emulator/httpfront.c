@@ -805,7 +805,8 @@ bool httpfront_request(Emulator *e, HttpConn *c, HttpRequest *req) {
         /* Function URLs (InvokeMode RESPONSE_STREAM) and REST APIs (responseTransferMode
          * STREAM) relay an HTTP-integration stream as it arrives; HTTP APIs cannot stream,
          * and the answer to HEAD has no body to stream. */
-        inv->http_stream = kind_of(fn) != HTTPFRONT_V2 && req->method != HTTP_HEAD;
+        inv->http_stream =
+                fn->cfg->http.stream && kind_of(fn) != HTTPFRONT_V2 && req->method != HTTP_HEAD;
         inv->caller = c;
         c->data = inv;
         inv->done_cb = front_done;

@@ -343,10 +343,14 @@ static int set_runtime(Tpl *t, const char *name, const yaml_node_t *at, const ch
 
 /* ---- events ----------------------------------------------------------------------------- */
 
-static void set_http(Tpl *t, cJSON *fn, const char *path, const char *event, const char *method) {
+/* @stream: whether a stream is relayed as it arrives; the config's default when < 0. */
+static void set_http(Tpl *t, cJSON *fn, const char *path, const char *event, const char *method,
+                     int stream) {
         cJSON *h = cJSON_AddObjectToObject(fn, "http");
         cJSON_AddStringToObject(h, "path", path);
         cJSON_AddStringToObject(h, "event", event);
+        if (stream >= 0)
+                cJSON_AddBoolToObject(h, "stream", stream);
         if (!method || strcasecmp(method, "any") == 0 ||
             strcmp(method, "x-amazon-apigateway-any-method") == 0)
                 method = "ANY";
@@ -402,20 +406,23 @@ static int set_events(Tpl *t, const char *name, const yaml_node_t *props, cJSON 
                                      first);
                                 continue;
                         }
-                        set_http(t, fn, path, kind, method);
+                        /* HTTP APIs never stream, even with payload 1.0. */
+                        set_http(t, fn, path, kind, method, strcmp(type, "HttpApi") == 0 ? 0 : -1);
                         first = xstrdup(ename ? ename : "?");
                 }
         }
         yaml_node_t *url = map_get(t, props, "FunctionUrlConfig");
         if (url) {
+                const char *mode = plain(map_get(t, url, "InvokeMode"));
                 char *path = xasprintf("/%s/*", name);
                 if (first)
                         note(t,
                              "function '%s': its Function URL is not served: lemu maps one "
                              "HTTP route per function, here event '%s'",
                              name, first);
-                else
-                        set_http(t, fn, path, "function-url", NULL);
+                else /* InvokeMode: BUFFERED (the default) or RESPONSE_STREAM */
+                        set_http(t, fn, path, "function-url", NULL,
+                                 mode && strcmp(mode, "RESPONSE_STREAM") == 0);
                 free(path);
         }
         free(first);

@@ -52,6 +52,7 @@ def setUpModule():
         "surl": dict(node, http={"path": "/surl/*"}),
         "sv1": dict(node, http={"path": "/sv1/*", "event": "apigw-v1"}),
         "sv2": dict(node, http={"path": "/sv2/*", "event": "apigw-v2"}),
+        "sbuf": dict(node, http={"path": "/sbuf/*", "stream": False}),
         "scap": dict(node, http={"path": "/scap/*"}, streaming={"max_bytes": CAP}),
         "sshort": dict(node, http={"path": "/sshort/*"}, timeout_s=3),
         "sfast": dict(node, http={"path": "/sfast/*"}, timeout_s=150,
@@ -515,6 +516,14 @@ class Streaming(unittest.TestCase):
         self.assertEqual(header(headers, "Content-Length"), "2")
         self.assertIsNone(header(headers, "Transfer-Encoding"))
         self.assertEqual(len([v for k, v in headers if k.lower() == "set-cookie"]), 2)
+
+    def test_buffered_mapping_collects_the_stream(self):
+        # "stream": false is a Function URL with InvokeMode BUFFERED.
+        status, headers, body = fetch("POST", "/sbuf/chunks",
+                                      stream_body(chunks=["p", "q"], prelude=PRELUDE))
+        self.assertEqual((status, body), (201, b"pq"))
+        self.assertEqual(header(headers, "Content-Length"), "2")
+        self.assertEqual(header(headers, "X-Stream"), "yes")
 
     def test_stream_without_prelude_is_collected(self):
         status, headers, body = fetch("POST", "/surl/plain", stream_body(chunks=["[1,", "2]"]))

@@ -87,6 +87,11 @@ class Serve(unittest.TestCase):
                          os.path.realpath(os.path.join(harness.FIXTURES_SRC, "python-http")))
         legacy = fns["legacy"]["config"]
         self.assertEqual((legacy["memory_mb"], legacy["timeout_s"]), (256, 5))
+        # Streams are relayed for a Function URL with InvokeMode RESPONSE_STREAM and REST
+        # APIs, never for HTTP APIs.
+        self.assertEqual((orders["http"]["stream"], legacy["http"]["stream"]), (False, True))
+        if NODE_READY:
+            self.assertTrue(fns["NodeFunction"]["config"]["http"]["stream"])
 
     def test_environment_runtime_and_alias_via_management_api(self):
         status, _, body = LEMU.request("GET", "/2015-03-31/functions/OrdersFunction:live")

@@ -1351,7 +1351,7 @@ static void test_dump_defaults(void **state) {
                 "\"retry_delays_s\":[60,120],\"max_event_age_s\":21600,\"max_payload_bytes\":"
                 "1048576,\"on_failure\":null},\"streaming\":{\"max_bytes\":209715200,"
                 "\"rate_bytes_per_s\":2097152,\"burst_bytes\":6291456},\"http\":{\"path\":null,"
-                "\"event\":\"function-url\",\"method\":\"ANY\"},\"faults\":[]}");
+                "\"event\":\"function-url\",\"method\":\"ANY\",\"stream\":true},\"faults\":[]}");
         free(fn_dump);
         cfg_deinit(&c);
 }
