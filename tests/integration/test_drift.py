@@ -19,7 +19,6 @@ CPU share); the memory ones at --memory 512.
 """
 import json
 import re
-import unittest
 
 import harness
 
@@ -39,17 +38,7 @@ BUGS = {
 FOUND_ON = {"fds": (8,), "tmp": (8,), "memory": (8,), "goroutine": (3, 4, 5)}
 
 
-class DriftTest(unittest.TestCase):
-
-    def setUp(self):
-        self.lemus = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop()
-            finally:
-                l.cleanup()
+class DriftTest(harness.LemuTestCase):
 
     def start(self, fixture, bug, fixed, *flags):
         _, _, memory, extra, _ = BUGS[bug]
@@ -57,9 +46,7 @@ class DriftTest(unittest.TestCase):
         if fixed:
             args += ["--env", "FIXED=1"]
         args += extra + list(flags) + [harness.fixture(fixture)]
-        l = harness.Lemu(*args, start_timeout=20)
-        self.lemus.append(l)
-        return l.start()
+        return self.lemu(*args, start_timeout=20)
 
     def run_invocations(self, l, bug, fixed, n):
         """n sequential invocations, all on one environment; their request ids, in order."""

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import tempfile
-import unittest
 
 import harness
 
@@ -129,7 +128,7 @@ while True:
 '''
 
 
-class SeccompTest(unittest.TestCase):
+class SeccompTest(harness.LemuTestCase):
 
     @classmethod
     def setUpClass(cls):
@@ -145,16 +144,6 @@ class SeccompTest(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
-    def setUp(self):
-        self.lemus = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop()
-            finally:
-                l.cleanup()
-
     def lemu(self, *args, functions=None):
         if functions is None:
             functions = {"function": {}}
@@ -163,9 +152,7 @@ class SeccompTest(unittest.TestCase):
             f = {"bootstrap": self.bootstrap, "timeout_s": 20, "memory_mb": 1769}
             f.update(extra)
             cfg["functions"][name] = f
-        l = harness.Lemu(*args, config=cfg)
-        self.lemus.append(l)
-        return l.start()
+        return super().lemu(*args, config=cfg)
 
     def probe(self, l, function="function"):
         status, headers, body = l.invoke(function)

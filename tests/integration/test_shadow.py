@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import time
-import unittest
 
 import harness
 
@@ -32,25 +31,13 @@ FIXTURES = ("go-leaks", "python-leaks")
 clean_env = harness.clean_env
 
 
-class ShadowTest(unittest.TestCase):
-
-    def setUp(self):
-        self.lemus = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop()
-            finally:
-                l.cleanup()
+class ShadowTest(harness.LemuTestCase):
 
     def start(self, bootstrap, shadow=True, env=None, **fn):
         f = {"bootstrap": bootstrap, "sandbox": {"cpu": "off"},
              "lifecycle": {"shadow": shadow}, "environment": env or {}}
         f.update(fn)
-        l = harness.Lemu(config={"functions": {"function": f}})
-        self.lemus.append(l)
-        return l.start()
+        return self.lemu(config={"functions": {"function": f}})
 
     def invoke(self, l, event):
         status, headers, body = l.invoke(payload=json.dumps(event))
