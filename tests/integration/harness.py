@@ -261,6 +261,22 @@ class LemuTestCase(unittest.TestCase):
         self.lemus.append(l)
         return l.start()
 
+    def tmpdir(self, prefix="lemu-it-"):
+        """A new folder others can read (a sandbox user runs code from it), removed at the
+        end of the test."""
+        d = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(d, 0o755)
+        self.dirs.append(d)
+        return d
+
+    def write_bootstrap(self, text, prefix="lemu-it-"):
+        """The path of an executable `bootstrap` holding @text, alone in a new tmpdir()."""
+        path = os.path.join(self.tmpdir(prefix), "bootstrap")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o755)
+        return path
+
 
 class SharedLemuTestCase(unittest.TestCase):
     """One lemu, from the class's config(), for all the tests of the class; at the end it

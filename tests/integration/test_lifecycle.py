@@ -11,7 +11,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import threading
 
 import harness
@@ -46,12 +45,6 @@ class LifecycleTest(harness.LemuTestCase):
         f = {"bootstrap": harness.fixture("c-bad"), "timeout_s": 3, "sandbox": {"cpu": "off"}}
         f.update(fn)
         return self.lemu(config={"functions": {"function": f}})
-
-    def tmpdir(self):
-        d = tempfile.mkdtemp(prefix="lemu-lc-")
-        os.chmod(d, 0o755)
-        self.dirs.append(d)
-        return d
 
     def invoke(self, l, event, **kw):
         status, headers, body = l.invoke(payload=json.dumps(event), **kw)

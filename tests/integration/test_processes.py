@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import socket
-import tempfile
 import threading
 import time
 
@@ -68,13 +67,7 @@ class ProcessTest(harness.LemuTestCase):
     stop_signal = signal.SIGKILL
 
     def forker(self, **fn):
-        d = tempfile.mkdtemp(prefix="lemu-proc-")
-        os.chmod(d, 0o755)
-        self.dirs.append(d)
-        path = os.path.join(d, "bootstrap")
-        with open(path, "w") as f:
-            f.write(FORKER)
-        os.chmod(path, 0o755)
+        path = self.write_bootstrap(FORKER, "lemu-proc-")
         # CPU share off: Python's start at 128 MB's 7 % of a core would take a second.
         f = {"bootstrap": path, "timeout_s": 5, "sandbox": {"cpu": "off"}}
         f.update(fn)

@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import re
-import tempfile
 import time
 
 import harness
@@ -144,14 +143,7 @@ class RuntimeApiTest(harness.LemuTestCase):
         return headers, body
 
     def probe_dir(self):
-        d = tempfile.mkdtemp(prefix="lemu-probe-")
-        os.chmod(d, 0o755)
-        self.dirs.append(d)
-        path = os.path.join(d, "bootstrap")
-        with open(path, "w") as f:
-            f.write(PROBE)
-        os.chmod(path, 0o755)
-        return d
+        return os.path.dirname(self.write_bootstrap(PROBE, "lemu-probe-"))
 
     def probe(self, config_extra=None, env=None, args=()):
         """A lemu serving the probe runtime as 'function' (with alias 'live')."""

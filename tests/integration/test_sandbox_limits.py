@@ -22,7 +22,6 @@ import re
 import shutil
 import signal
 import socket
-import tempfile
 import time
 import unittest
 
@@ -455,9 +454,7 @@ class UnprivilegedTest(LimitsBase):
         if IS_ROOT and not shutil.which("setpriv"):
             self.skipTest("setpriv is not installed")
         # Copies nobody can read and run: checkouts and build trees may sit under 0700 homes.
-        d = tempfile.mkdtemp(prefix="lemu-nobody-")
-        os.chmod(d, 0o755)
-        self.dirs.append(d)
+        d = self.tmpdir("lemu-nobody-")
         self.bin = os.path.join(d, "lemu")
         self.launcher = os.path.join(d, "lemu-launcher")
         shutil.copy2(harness.LEMU, self.bin)
