@@ -257,16 +257,17 @@ static bool launcher_failure(ExecEnv *env, char *out, size_t n) {
 }
 
 void env__fail_invocation(Invocation *inv, InvStatus status, const char *type, const char *msg) {
+        Buf m = BUF_INIT;
+
+        /* @type may come from an extension (its exit error type): escaped as @msg is. */
+        buf_printf(&m, "RequestId: %s Error: %s", inv->request_id, msg);
         buf_reset(&inv->result);
-        buf_printf(&inv->result,
-                   "{\"errorType\":\"%s\",\"errorMessage\":\"RequestId: %s Error: ", type,
-                   inv->request_id);
-        for (const char *p = msg; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        buf_append(&inv->result, "\\", 1);
-                buf_append(&inv->result, p, 1);
-        }
-        buf_puts(&inv->result, "\"}");
+        buf_puts(&inv->result, "{\"errorType\":");
+        buf_put_json_str(&inv->result, type, strlen(type));
+        buf_puts(&inv->result, ",\"errorMessage\":");
+        buf_put_json_str(&inv->result, m.data, m.len);
+        buf_puts(&inv->result, "}");
+        buf_free(&m);
         snprintf(inv->content_type, sizeof(inv->content_type), "application/json");
         snprintf(inv->error_type, sizeof(inv->error_type), "%s", type);
         inv->error_code[0] = '\0';
