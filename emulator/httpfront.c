@@ -489,6 +489,27 @@ static char *value_text(const cJSON *v) {
         return NULL;
 }
 
+/* REST APIs' multiValueHeaders, each value a header line. Return: the object, or NULL (so
+ * that "headers" can skip the names it has). */
+static cJSON *add_multi_value_headers(Buf *h, cJSON *answer, HttpFrontKind kind) {
+        cJSON *mv = kind == HTTPFRONT_V1
+                            ? cJSON_GetObjectItemCaseSensitive(answer, "multiValueHeaders")
+                            : NULL;
+        cJSON *item, *v;
+
+        cJSON_ArrayForEach (item, mv) {
+                if (!cJSON_IsArray(item))
+                        continue;
+                cJSON_ArrayForEach (v, item) {
+                        char *t = value_text(v);
+                        if (t)
+                                add_answer_header(h, item->string, t);
+                        free(t);
+                }
+        }
+        return mv;
+}
+
 /* lemu's headers; a streamed answer's go out before its duration is known. */
 static void lemu_headers(Buf *h, Invocation *inv, HttpFrontKind kind) {
         http_add_header(h, kind == HTTPFRONT_V1 ? "x-amzn-RequestId" : "x-amzn-RequestId", "%s",
@@ -551,19 +572,7 @@ bool httpfront_prelude(Invocation *inv, const char *json, size_t len, int *ret_s
                 return false;
         }
         /* REST APIs also take multiValueHeaders here; a name in both keeps those. */
-        cJSON *mv = kind == HTTPFRONT_V1 ? cJSON_GetObjectItemCaseSensitive(j, "multiValueHeaders")
-                                         : NULL;
-        cJSON_ArrayForEach (item, mv) {
-                cJSON *v;
-                if (!cJSON_IsArray(item))
-                        continue;
-                cJSON_ArrayForEach (v, item) {
-                        char *t = value_text(v);
-                        if (t)
-                                add_answer_header(ret_headers, item->string, t);
-                        free(t);
-                }
-        }
+        cJSON *mv = add_multi_value_headers(ret_headers, j, kind);
         cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(j, "headers")) {
                 if (mv && cJSON_GetObjectItem(mv, item->string))
                         continue;
@@ -650,19 +659,7 @@ static void respond_answer(HttpConn *c, Invocation *inv, HttpFrontKind kind) {
         cJSON *hdrs = cJSON_GetObjectItemCaseSensitive(j, "headers");
         if (hdrs && !cJSON_IsObject(hdrs) && !cJSON_IsNull(hdrs))
                 goto malformed;
-        cJSON *mv = kind == HTTPFRONT_V1 ? cJSON_GetObjectItemCaseSensitive(j, "multiValueHeaders")
-                                         : NULL;
-        cJSON_ArrayForEach (item, mv) {
-                cJSON *v;
-                if (!cJSON_IsArray(item))
-                        continue;
-                cJSON_ArrayForEach (v, item) {
-                        char *t = value_text(v);
-                        if (t)
-                                add_answer_header(&h, item->string, t);
-                        free(t);
-                }
-        }
+        cJSON *mv = add_multi_value_headers(&h, j, kind);
         cJSON_ArrayForEach (item, hdrs) {
                 /* 1.0: a name in both lists keeps the multi-value ones. */
                 if (mv && cJSON_GetObjectItem(mv, item->string))
