@@ -293,7 +293,7 @@ struct Emulator {
         uv_timer_t grace_timer;
         bool shutting_down;
         bool started; /* emu_start() ran: the sandbox is set up */
-        bool ending; /* environments are being ended */
+        bool ending;  /* environments are being ended */
         bool stopped;
         bool is_rie;             /* the aws-lambda-rie drop-in */
         char *rie_function_name; /* AWS_LAMBDA_FUNCTION_NAME seen by the runtime (RIE) */

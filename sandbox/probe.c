@@ -61,8 +61,7 @@ static void timeout_cb(uv_timer_t *t) {
         uv_process_kill(&p->proc, SIGKILL);
 }
 
-static void probe_start(uv_loop_t *loop, Probe *p, const char *launcher,
-                        const char *const *args) {
+static void probe_start(uv_loop_t *loop, Probe *p, const char *launcher, const char *const *args) {
         const char *argv[64];
         size_t k = 0;
         uv_stdio_container_t stdio[4];
