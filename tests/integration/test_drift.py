@@ -10,7 +10,7 @@ consecutive rises: invocations 3 to 8), in the function's counters, in
 lemu_findings_total{function,kind} and as a "lemu: finding" line on stderr; the twin, with
 as many invocations, has none. The memory twin allocates 2 MiB per invocation and drops it:
 the heap grows for an invocation or two (garbage-collector warm-up), then holds, and that is
-not reported. For goroutine: --settle 50 and 5 invocations; CPU burnt after the response on
+not reported. For goroutine: --settle 50 and 8 invocations; CPU burnt after the response on
 3 consecutive invocations is work_after_response, and the twin (the same work done before
 answering) has none.
 
@@ -29,13 +29,15 @@ BUGS = {
     "tmp": ("tmp_growth", 9, 1769, [], "in /tmp rose on 5 consecutive invocations"),
     "memory": ("memory_growth", 9, 512, [],
                "resident memory (KiB) rose on 5 consecutive invocations"),
-    "goroutine": ("work_after_response", 5, 1769, ["--settle", "50"],
+    "goroutine": ("work_after_response", 8, 1769, ["--settle", "50"],
                   "ms of CPU after the response, on 3 consecutive invocations"),
 }
 # The invocation (1-based) whose record carries the finding: the 5th rise completes on the
 # 8th (samples of invocations 3..8); work after the response on 3 consecutive invocations is
-# found on the 3rd at the earliest, later when a window fell short of 2 ms of CPU.
-FOUND_ON = {"fds": (8,), "tmp": (8,), "memory": (8,), "goroutine": (3, 4, 5)}
+# found on the 3rd at the earliest, later when a window fell short of 2 ms of CPU (a loaded
+# machine, or the sanitizer build, can delay the goroutine past one 50 ms window: 8
+# invocations leave room for two such).
+FOUND_ON = {"fds": (8,), "tmp": (8,), "memory": (8,), "goroutine": (3, 4, 5, 6, 7, 8)}
 
 
 class DriftTest(harness.LemuTestCase):
