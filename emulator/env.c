@@ -860,7 +860,15 @@ static void after_exit(ExecEnv *env) {
 
 static void init_timeout_cb(uv_timer_t *t) {
         ExecEnv *env = t->data;
+        double limit = env->fn->cfg->init_timeout_s * 1000, spent = ms_since(env->init_start_ns);
 
+        /* libuv counts from its cached millisecond clock, which can lag init_start_ns: the
+         * timer may fire a fraction of a millisecond early. An init is timed out (and says
+         * so in INIT_REPORT) only once it has really had its init_timeout_s. */
+        if (env->state == ENV_INITIALIZING && spent < limit) {
+                uv_timer_start(t, init_timeout_cb, (uint64_t) ceil(limit - spent), 0);
+                return;
+        }
         if (env->state == ENV_INITIALIZING) {
                 env->ext_reason = "timeout";
                 init_failed(env, "timeout", NULL);
