@@ -17,7 +17,6 @@ import re
 import shutil
 import signal
 import stat
-import tempfile
 import threading
 import time
 import unittest
@@ -43,26 +42,7 @@ def lines(l, env="function-1"):
     return [x[len(p):] for x in l.logs().splitlines() if x.startswith(p)]
 
 
-class ExtensionsTest(unittest.TestCase):
-
-    def setUp(self):
-        self.lemus = []
-        self.dirs = []
-
-    def tearDown(self):
-        for l in self.lemus:
-            try:
-                l.stop()
-            finally:
-                l.cleanup()
-        for d in self.dirs:
-            shutil.rmtree(d, ignore_errors=True)
-
-    def tmpdir(self):
-        d = tempfile.mkdtemp(prefix="lemu-ext-")
-        os.chmod(d, 0o755)
-        self.dirs.append(d)
-        return d
+class ExtensionsTest(harness.LemuTestCase):
 
     def ext_dir(self, *exts):
         """A world-readable extensions folder holding copies of @exts (name -> source)."""
