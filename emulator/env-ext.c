@@ -206,7 +206,7 @@ static void extension_exited(ExecEnv *env, int index, int status) {
         if (env->state == ENV_INITIALIZING) {
                 /* Lambda fails init when an extension dies in it; one that never got as far as
                  * registering could not be launched. */
-                bool registered = rapi_ext_exited(&env->rapi, index, true);
+                bool registered = rapi_ext_exited(&env->rapi, index, false);
                 bool launch = !registered && WIFEXITED(status) && WEXITSTATUS(status) == 127;
                 env__init_failed(env, "error",
                                  launch ? "Extension.LaunchError" : "Extension.Crash");
