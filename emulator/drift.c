@@ -98,8 +98,17 @@ int drift_check(DriftState *d, const DriftSample *s, char *ret_detail, size_t n)
                 static const char *const what[_DRIFT_MAX] = { "open descriptors", "threads",
                                                               "resident memory (KiB)",
                                                               "files in /tmp", "bytes in /tmp" };
-                snprintf(ret_detail, n, "%s rose on 5 consecutive invocations: %lld -> %lld",
-                         what[k], (long long) d->window[0].v[k], (long long) d->window[5].v[k]);
+                uint64_t from = d->window[0].invocation, to = d->window[5].invocation;
+                if (to - from <= 5)
+                        snprintf(ret_detail, n,
+                                 "%s rose on 5 consecutive invocations: %lld -> %lld", what[k],
+                                 (long long) d->window[0].v[k], (long long) d->window[5].v[k]);
+                else
+                        snprintf(ret_detail, n,
+                                 "%s rose on 5 consecutive samples (invocations %llu to %llu "
+                                 "after init): %lld -> %lld",
+                                 what[k], (unsigned long long) from, (unsigned long long) to,
+                                 (long long) d->window[0].v[k], (long long) d->window[5].v[k]);
                 return k;
         }
         return -1;
@@ -372,6 +381,10 @@ void drift_sample(ExecEnv *env, uint64_t seq) {
 
         if (!env->fn->cfg->lifecycle.drift || !env->proc_alive)
                 return;
+        uint64_t nth = ++env->drift.invocations;
+        if (!drift_sample_due(nth))
+                return;
+        s.invocation = nth;
         int n = tree_pids(&env->drift, env->proc.pid, pids, 256);
         for (int i = 0; i < n; i++) {
                 char buf[4096];

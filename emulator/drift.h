@@ -6,10 +6,11 @@
 #include <sys/types.h>
 
 /*
- * Environment drift (DESIGN "Surfacing bugs"): after each invocation the figures an
+ * Environment drift (DESIGN "Surfacing bugs"): after an invocation the figures an
  * environment kept — descriptors, threads, resident memory, files and bytes in its /tmp —
- * are read when its runtime asks for its next event, before that event goes (see drift.c).
- * A finding needs a strict rise over 5 consecutive invocations, the first 2 after init
+ * are read when its runtime asks for its next event, before that event goes (see drift.c):
+ * after each of the first DRIFT_EVERY_UNTIL invocations, then after every DRIFT_STRIDE-th.
+ * A finding needs a strict rise over 5 consecutive samples, the first 2 after init
  * skipped, and a minimum total (descriptors +5, threads +5, RSS +max(4 MiB, 10 %), /tmp
  * +1 MiB or +1 file), so that garbage-collector warm-up in Go or Node is not reported. Work
  * after the response is caught in the settle window: CPU the environment burns in the
@@ -21,7 +22,16 @@ enum { DRIFT_FDS, DRIFT_THREADS, DRIFT_RSS, DRIFT_TMP_FILES, DRIFT_TMP_BYTES, _D
 
 typedef struct DriftSample {
         int64_t v[_DRIFT_MAX]; /* -1: not measurable */
+        uint64_t invocation;   /* the invocation since init it follows (0: not known) */
 } DriftSample;
+
+/* Which invocations are sampled: each of the first DRIFT_EVERY_UNTIL after init, then every
+ * DRIFT_STRIDE-th. A sample is eight procfs and cgroup reads, a fifth of a warm invocation's
+ * cost on a busy function; past the first invocations a leak still shows, sooner for a slow
+ * one (a descriptor every 10 invocations never rises 5 times in a row when read after each),
+ * and the choice depends only on the count, so findings stay reproducible. */
+#define DRIFT_EVERY_UNTIL 32
+#define DRIFT_STRIDE      16
 
 /* A process of the environment's tree, with its procfs files kept open: a sample is then a
  * pread() per file instead of an open/read/close, and the launcher check is made once. */
@@ -34,6 +44,7 @@ typedef struct DriftProc {
 } DriftProc;
 
 typedef struct DriftState {
+        uint64_t invocations;  /* ended since init: when to sample */
         unsigned samples;      /* since init */
         DriftSample window[6]; /* the last 6 after the first 2 */
         unsigned n_window;
@@ -64,6 +75,10 @@ void drift_sample(struct ExecEnv *env, uint64_t seq);
 /* Settle window (settle_ms > 0): its start and end. */
 void drift_settle_begin(struct ExecEnv *env);
 void drift_settle_end(struct ExecEnv *env, uint64_t seq);
+/* drift_sample_due() - whether the @nth invocation since init is followed by a sample. */
+static inline bool drift_sample_due(uint64_t nth) {
+        return nth <= DRIFT_EVERY_UNTIL || nth % DRIFT_STRIDE == 0;
+}
 /* drift_check() - the rule over a window (exposed for unit tests). Return: the finding's
  * kind index or -1; @ret_detail describes it. */
 int drift_check(DriftState *d, const DriftSample *s, char *ret_detail, size_t n);

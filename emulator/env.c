@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,10 +174,30 @@ static void drain_fd(ExecEnv *env, uv_pipe_t *p, Buf *partial) {
 }
 
 void env_drain_logs(ExecEnv *env) {
+        struct pollfd pfd[2] = { { .fd = -1 }, { .fd = -1 } };
+        uv_os_fd_t fd;
+
         if (!env->proc_alive && env->open_handles == 0)
                 return;
-        drain_fd(env, &env->out, &env->out_line);
-        drain_fd(env, &env->err, &env->err_line);
+        /* One poll() for both pipes: on a warm invocation they are usually empty, since libuv
+         * read what came before the answer in the same or an earlier loop iteration. */
+        if (!uv_is_closing((uv_handle_t *) &env->out) &&
+            uv_fileno((uv_handle_t *) &env->out, &fd) == 0)
+                pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
+        if (!uv_is_closing((uv_handle_t *) &env->err) &&
+            uv_fileno((uv_handle_t *) &env->err, &fd) == 0)
+                pfd[1] = (struct pollfd){ .fd = fd, .events = POLLIN };
+        if (pfd[0].fd < 0 && pfd[1].fd < 0)
+                return;
+        int ready = poll(pfd, 2, 0);
+        if (ready == 0)
+                return;
+        if (ready < 0) /* cannot tell: read both */
+                pfd[0].revents = pfd[1].revents = POLLIN;
+        if (pfd[0].revents)
+                drain_fd(env, &env->out, &env->out_line);
+        if (pfd[1].revents)
+                drain_fd(env, &env->err, &env->err_line);
 }
 
 /* ---- processes ---------------------------------------------------------------------- */

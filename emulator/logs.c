@@ -7,7 +7,8 @@
  *
  * Output never blocks the loop: pipes and terminals are written through libuv (bounded
  * queue, then lines are dropped and counted), regular files with write(2), which does not
- * wait on a reader.
+ * wait on a reader. Lines are gathered and written once a loop iteration, and at most once
+ * in LOGS_FLUSH_MS while lemu is busy.
  */
 #include <errno.h>
 #include <math.h>
@@ -41,6 +42,8 @@ int logs_init(Logs *l, uv_loop_t *loop, int fd, CfgLogFormat format) {
         l->fd = fd;
         uv_check_init(loop, &l->flush);
         uv_unref((uv_handle_t *) &l->flush);
+        uv_timer_init(loop, &l->flush_timer);
+        uv_unref((uv_handle_t *) &l->flush_timer);
         switch (uv_guess_handle(fd)) {
         case UV_TTY:
                 if (uv_tty_init(loop, &l->h.tty, fd, 0) == 0)
@@ -61,11 +64,13 @@ int logs_init(Logs *l, uv_loop_t *loop, int fd, CfgLogFormat format) {
 }
 
 void logs_close(Logs *l) {
-        if (l->pending.len && l->stream)
-                write_now(l, l->pending.data, l->pending.len);
+        if (l->closed)
+                return;
+        logs_flush(l);
         buf_free(&l->pending);
-        if (!uv_is_closing((uv_handle_t *) &l->flush))
-                uv_close((uv_handle_t *) &l->flush, NULL);
+        l->closed = true;
+        uv_close((uv_handle_t *) &l->flush, NULL);
+        uv_close((uv_handle_t *) &l->flush_timer, NULL);
         if (l->stream && !uv_is_closing((uv_handle_t *) l->stream)) {
                 /* Restore blocking mode so that whatever is printed after the loop is whole. */
                 if (l->stream->type == UV_TTY)
@@ -82,33 +87,45 @@ static void write_done(uv_write_t *req, int status) {
         free(w);
 }
 
-/* Lines logged during one loop iteration go out in one write, after the iteration's I/O:
- * START, the function's lines, END and REPORT of an invocation cost one syscall, not four. */
-static void flush_cb(uv_check_t *h) {
-        Logs *l = container_of(h, Logs, flush);
-
+void logs_flush(Logs *l) {
         if (l->pending.len)
                 write_now(l, l->pending.data, l->pending.len);
         buf_reset(&l->pending);
-        uv_check_stop(&l->flush);
-        l->flush_on = false;
+        if (l->flush_on) {
+                uv_check_stop(&l->flush);
+                uv_timer_stop(&l->flush_timer);
+                l->flush_on = false;
+        }
+        l->last_flush_ms = uv_now(l->loop);
+}
+
+/* Lines logged during one loop iteration go out in one write, after the iteration's I/O. */
+static void flush_cb(uv_check_t *h) {
+        logs_flush(container_of(h, Logs, flush));
+}
+
+static void flush_timer_cb(uv_timer_t *t) {
+        logs_flush(container_of(t, Logs, flush_timer));
 }
 
 void logs_write(Logs *l, const char *p, size_t n) {
         if (l->quiet || n == 0)
                 return;
-        if (!l->stream) {
+        if (l->closed) {
                 write_now(l, p, n);
                 return;
         }
-        if (l->pending.len + n > 256 * 1024) {
-                write_now(l, l->pending.data, l->pending.len);
-                buf_reset(&l->pending);
-        }
+        if (l->pending.len + n > 256 * 1024)
+                logs_flush(l);
         buf_append(&l->pending, p, n);
         if (!l->flush_on) {
-                uv_check_start(&l->flush, flush_cb);
+                uint64_t now = uv_now(l->loop);
                 l->flush_on = true;
+                if (now - l->last_flush_ms >= LOGS_FLUSH_MS)
+                        uv_check_start(&l->flush, flush_cb);
+                else
+                        uv_timer_start(&l->flush_timer, flush_timer_cb,
+                                       l->last_flush_ms + LOGS_FLUSH_MS - now, 0);
         }
 }
 

@@ -22,6 +22,9 @@ struct ExecEnv;
 #define LOGS_QUEUE_MAX  (16u * 1024 * 1024)
 #define LOGS_INV_KEEP   (64u * 1024)
 #define LOGS_TAIL_BYTES 4096
+/* Lines are written at most once a loop iteration and, on a busy daemon, once in this many
+ * ms: a warm invocation's START, END and REPORT then cost a fraction of a write(2). */
+#define LOGS_FLUSH_MS 1
 
 typedef struct Logs {
         uv_loop_t *loop;
@@ -32,9 +35,12 @@ typedef struct Logs {
                 uv_pipe_t pipe;
                 uv_tty_t tty;
         } h;
-        uv_check_t flush; /* writes what the loop iteration logged, at once */
+        uv_check_t flush;       /* writes what the loop iteration logged, at once ... */
+        uv_timer_t flush_timer; /* ... or, within LOGS_FLUSH_MS of the last write, later */
+        uint64_t last_flush_ms; /* uv_now() of the last write */
         Buf pending;
         bool flush_on;
+        bool closed; /* after logs_close(): lines are written as they come */
         uint64_t queued;
         uint64_t dropped_lines;
         bool quiet; /* tests: keep per-invocation logs, print nothing */
@@ -42,8 +48,11 @@ typedef struct Logs {
 
 int logs_init(Logs *l, uv_loop_t *loop, int fd, CfgLogFormat format);
 void logs_close(Logs *l);
-/* Writes bytes as they are (already formatted lines). */
+/* Writes bytes as they are (already formatted lines), by the end of the loop iteration or
+ * within LOGS_FLUSH_MS. */
 void logs_write(Logs *l, const char *p, size_t n);
+/* Writes what is pending now. */
+void logs_flush(Logs *l);
 
 /* One line of the function's output (without its newline). */
 void logs_function_line(Logs *l, struct ExecEnv *env, const char *line, size_t len);

@@ -103,6 +103,7 @@ static void world_free(World *w) {
 /* Everything written to the capture so far, NUL-terminated (free() it). */
 static char *captured(World *w) {
         assert_false(w->logs.quiet);
+        logs_flush(&w->logs);
         off_t n = lseek(w->fd, 0, SEEK_END);
         char *p = calloc(1, (size_t) n + 1);
 
