@@ -548,6 +548,8 @@ void http_respond(HttpConn *c, int status, const char *headers, const char *cbod
                         free(body);
                 return;
         }
+        if (c->server->ops->before_answer)
+                c->server->ops->before_answer(c);
         render_head(&h, c, status, headers);
         if (status >= 200 && status != 204 && status != 304) {
                 buf_append(&h, "Content-Length: ", 16);
@@ -577,6 +579,8 @@ void http_stream_begin(HttpConn *c, int status, const char *headers) {
 
         if (c->closing || !c->awaiting_response)
                 return;
+        if (c->server->ops->before_answer)
+                c->server->ops->before_answer(c);
         render_head(&h, c, status, headers);
         buf_puts(&h, "Transfer-Encoding: chunked\r\n\r\n");
         size_t hl;
@@ -600,6 +604,8 @@ void http_stream_write(HttpConn *c, const void *data, size_t len) {
 void http_stream_end(HttpConn *c) {
         if (c->closing || !c->streaming)
                 return;
+        if (c->server->ops->before_answer)
+                c->server->ops->before_answer(c);
         c->streaming = false;
         conn_write(c, xstrdup("0\r\n\r\n"), 5, NULL, 0);
         response_sent(c);

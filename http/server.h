@@ -64,6 +64,10 @@ typedef struct HttpServerOps {
         /* Renders the answer to a malformed request (@status 400, 413 or 431; @reason names
          * the fault) with http_respond(). Optional: a generic JSON answer otherwise. */
         void (*malformed)(HttpConn *c, int status, const char *reason);
+        /* An answer (or a stream's head or end) is about to be written: what the owner has
+         * buffered that the peer may look for once it has the answer (log lines) goes first.
+         * Optional. */
+        void (*before_answer)(HttpConn *c);
 } HttpServerOps;
 
 typedef struct HttpLimits {
