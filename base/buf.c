@@ -17,7 +17,7 @@ void buf_reserve(Buf *b, size_t extra) {
 
         if (need <= b->cap)
                 return;
-        size_t cap = b->cap ? b->cap : 64;
+        size_t cap = b->cap ? b->cap : 256; /* most buffers are a line or a head */
         while (cap < need)
                 cap *= 2;
         b->data = xrealloc(b->data, cap);

@@ -43,3 +43,14 @@ static inline Slice slice_from_buf(const Buf *b) {
 
 bool slice_eq(Slice s, const char *lit);
 bool slice_case_eq(Slice s, const char *lit);
+
+/* Copies the string @src (NULL: "") into @dst of @size bytes, cut to fit and always
+ * terminated: snprintf(dst, size, "%s", src) without a printf on hot paths. Return: @dst. */
+static inline char *str_copy(char *dst, size_t size, const char *src) {
+        size_t i = 0;
+
+        for (; src && i + 1 < size && src[i]; i++)
+                dst[i] = src[i];
+        dst[i] = '\0';
+        return dst;
+}

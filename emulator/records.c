@@ -51,7 +51,7 @@ uint64_t records_add(Records *r, const Invocation *inv) {
         memcpy(rec->request_id, inv->request_id, sizeof(rec->request_id));
         rec->function = xstrdup(inv->fn->cfg->name);
         if (inv->env)
-                snprintf(rec->environment, sizeof(rec->environment), "%s", inv->env->name);
+                str_copy(rec->environment, sizeof(rec->environment), inv->env->name);
         rec->invocation_type = inv->type >= 0 && inv->type < _INVOKE_TYPE_MAX
                                        ? type_names[inv->type]
                                        : "RequestResponse";
@@ -63,7 +63,7 @@ uint64_t records_add(Records *r, const Invocation *inv) {
         rec->max_memory_mb = inv->max_memory_mb;
         rec->status = inv_status_name(inv->status);
         if (inv->status != INV_SUCCESS)
-                snprintf(rec->error_type, sizeof(rec->error_type), "%s", inv->error_type);
+                str_copy(rec->error_type, sizeof(rec->error_type), inv->error_type);
         rec->findings_json = xstrdup(inv->findings_json ? inv->findings_json : "[]");
         rec->faults_json = xstrdup(inv->faults_json ? inv->faults_json : "[]");
         size_t start = inv->log.len > RECORD_LOG_MAX ? inv->log.len - RECORD_LOG_MAX : 0;

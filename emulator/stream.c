@@ -190,7 +190,7 @@ void stream_begin(Invocation *inv, const char *content_type) {
                 inv->stream = s;
         }
         inv->streamed = true;
-        snprintf(inv->content_type, sizeof(inv->content_type), "%s", content_type);
+        str_copy(inv->content_type, sizeof(inv->content_type), content_type);
         if (inv->stream_caller && inv->caller && !inv->stream->begun) {
                 inv->stream->begun = true;
                 begin_caller(inv->caller, inv);

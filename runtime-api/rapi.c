@@ -254,7 +254,7 @@ static bool take_answer(Rapi *r, HttpConn *c, HttpRequest *req, Slice id, const 
                 RapiSlot *s = check_slot(r, c, id, req);
                 if (!s)
                         return false;
-                snprintf(res->request_id, sizeof(res->request_id), "%s", s->id);
+                str_copy(res->request_id, sizeof(res->request_id), s->id);
                 s->state = RAPI_SLOT_FREE;
                 return true;
         }
@@ -264,7 +264,7 @@ static bool take_answer(Rapi *r, HttpConn *c, HttpRequest *req, Slice id, const 
                 respond_transition(c, r->state, target);
                 return false;
         }
-        snprintf(res->request_id, sizeof(res->request_id), "%s", r->event_id);
+        str_copy(res->request_id, sizeof(res->request_id), r->event_id);
         return true;
 }
 
@@ -323,7 +323,7 @@ static void finish_stream(Rapi *r, HttpConn *c, HttpRequest *req) {
                 copy_header(req, "Content-Type", res.content_type, sizeof(res.content_type),
                             "application/octet-stream");
         }
-        snprintf(res.request_id, sizeof(res.request_id), "%s", r->event_id);
+        str_copy(res.request_id, sizeof(res.request_id), r->event_id);
         respond_accepted(c);
         answered(r);
         r->ops->result(r, &res);
@@ -381,7 +381,7 @@ static void take_error_body(HttpRequest *req, RapiResult *res) {
         if (http_header(req, "Content-Type", &ct) &&
             slice_case_eq(ct, "application/vnd.aws.lambda.error.cause+json")) {
                 /* The emulator strips errorCause in the emulator layer, which owns JSON. */
-                snprintf(res->content_type, sizeof(res->content_type), "%s",
+                str_copy(res->content_type, sizeof(res->content_type),
                          "application/vnd.aws.lambda.error.cause+json");
         }
 }
@@ -504,7 +504,7 @@ static void stream_body(HttpConn *c, const char *at, size_t len) {
                         return; /* the owner reset the runtime meanwhile */
                 RapiResult res = { .outcome = RAPI_OUT_TOO_LARGE, .streamed = true };
                 res.body_bytes = r->stream_bytes;
-                snprintf(res.request_id, sizeof(res.request_id), "%s", r->event_id);
+                str_copy(res.request_id, sizeof(res.request_id), r->event_id);
                 answered(r);
                 r->ops->result(r, &res);
                 return;
@@ -553,7 +553,7 @@ static void on_closed(HttpConn *c) {
                         return;
                 RapiResult res = { .outcome = RAPI_OUT_TRUNCATED, .streamed = true };
                 res.body_bytes = r->stream_bytes;
-                snprintf(res.request_id, sizeof(res.request_id), "%s", r->event_id);
+                str_copy(res.request_id, sizeof(res.request_id), r->event_id);
                 answered(r);
                 r->ops->result(r, &res);
                 return;
@@ -708,8 +708,8 @@ static int deliver_mi(Rapi *r, const RapiEvent *ev) {
         HttpConn *c = r->waiters[0];
         remove_waiter(r, c);
         *s = (RapiSlot){ .state = RAPI_SLOT_ACTIVE, .conn = c, .pid = c->peer_pid };
-        snprintf(s->id, sizeof(s->id), "%s", ev->request_id);
-        snprintf(s->nonce, sizeof(s->nonce), "%s", ev->invocation_id ? ev->invocation_id : "");
+        str_copy(s->id, sizeof(s->id), ev->request_id);
+        str_copy(s->nonce, sizeof(s->nonce), ev->invocation_id ? ev->invocation_id : "");
         render_event(c, ev);
         return 0;
 }
@@ -737,8 +737,8 @@ int rapi_deliver(Rapi *r, const RapiEvent *ev) {
                 return 0;
         }
         r->event = ev;
-        snprintf(r->event_id, sizeof(r->event_id), "%s", ev->request_id);
-        snprintf(r->event_nonce, sizeof(r->event_nonce), "%s",
+        str_copy(r->event_id, sizeof(r->event_id), ev->request_id);
+        str_copy(r->event_nonce, sizeof(r->event_nonce),
                  ev->invocation_id ? ev->invocation_id : "");
         r->state = RAPI_RUNNING;
         r->stream_max = ev->stream_max;
