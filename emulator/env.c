@@ -307,7 +307,7 @@ void env__close_books(ExecEnv *env, Invocation *inv) {
         }
         /* The runtime's peak is one procfs read, a tenth of a busy daemon's work: it is read
          * after an invocation of 1 ms or more (time enough to touch more than a few MB) and
-         * otherwise on drift's schedule (each of the first 32, then every 16th). */
+         * otherwise on drift's schedule (each of the first 32, then every 64th). */
         if (inv->duration_ms >= 1.0 || drift_sample_due(env->invocations))
                 update_memory_quick(env);
         inv->max_memory_mb = env->max_memory_mb;
