@@ -24,16 +24,12 @@ void buf_reserve(Buf *b, size_t extra) {
         b->cap = cap;
 }
 
-void buf_append(Buf *b, const void *p, size_t n) {
+void buf_append_grow(Buf *b, const void *p, size_t n) {
         buf_reserve(b, n);
         if (n)
                 memcpy(b->data + b->len, p, n);
         b->len += n;
         b->data[b->len] = '\0';
-}
-
-void buf_puts(Buf *b, const char *s) {
-        buf_append(b, s, strlen(s));
 }
 
 void buf_put_u64(Buf *b, uint64_t v) {

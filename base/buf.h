@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A borrowed run of bytes. */
 typedef struct Slice {
@@ -21,8 +22,21 @@ typedef struct Buf {
 #define BUF_INIT ((Buf){ 0 })
 
 void buf_reserve(Buf *b, size_t extra);
-void buf_append(Buf *b, const void *p, size_t n);
-void buf_puts(Buf *b, const char *s);
+void buf_append_grow(Buf *b, const void *p, size_t n);
+/* Inline when it fits: an HTTP exchange appends a hundred short pieces. */
+static inline void buf_append(Buf *b, const void *p, size_t n) {
+        if (b->len + n + 1 > b->cap) {
+                buf_append_grow(b, p, n);
+                return;
+        }
+        if (n) /* @p may be NULL then */
+                memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+}
+static inline void buf_puts(Buf *b, const char *s) {
+        buf_append(b, s, strlen(s));
+}
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Decimal forms without printf, for hot paths: an integer, a signed one, and a non-negative
  * number with two decimals (like "%.2f", rounded half up). */
