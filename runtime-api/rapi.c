@@ -365,7 +365,13 @@ static void handle_response(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
                 res.body_bytes = req->body_bytes;
                 copy_header(req, "Content-Type", res.content_type, sizeof(res.content_type),
                             "application/json");
+                answered(r);
+                /* The caller's answer first, then the runtime's 202: the caller waits on it,
+                 * the runtime only for its next event. (Should the owner reset the runtime in
+                 * result(), @c is closing and gets nothing; it is freed later, by libuv.) */
+                r->ops->result(r, &res);
                 respond_accepted(c);
+                return;
         }
         answered(r);
         r->ops->result(r, &res);
@@ -410,9 +416,9 @@ static void handle_error(Rapi *r, HttpConn *c, HttpRequest *req, Slice id) {
         res.outcome = RAPI_OUT_ERROR;
         res.body_bytes = req->body_bytes;
         take_error_body(req, &res);
-        respond_accepted(c);
         answered(r);
-        r->ops->result(r, &res);
+        r->ops->result(r, &res); /* the caller's answer before the runtime's 202, as above */
+        respond_accepted(c);
 }
 
 static void handle_init_error(Rapi *r, HttpConn *c, HttpRequest *req) {
