@@ -171,6 +171,7 @@ struct ExecEnv {
         unsigned resets;
         unsigned max_memory_mb;
         uint64_t last_used_ns;
+        uint64_t memory_read_ms; /* uv_now() of the last read of the runtime's peak */
         bool closing;
         bool retire;      /* recycle: end after the current invocation */
         bool provisioned; /* provisioned concurrency: initialised ahead */
