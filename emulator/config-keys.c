@@ -162,6 +162,12 @@ const CfgKey cfg__keys[] = {
           .help = "Async events on a cold start at once (0: two per CPU). Past it, an event "
                   "without a warm environment waits in its queue, so a burst grows the "
                   "environments a few at a time instead of initialising hundreds at once." },
+        { .section = "limits", .name = "cold_starts", .type = CFG_T_UINT,
+          G(limits.cold_starts), .def = "0", .min = 0, .max = 100000,
+          .help = "Environments initialising at once (0: eight per CPU). Past it, a new "
+                  "environment waits for its turn before its init starts (its init timer not "
+                  "running), so that a burst of a thousand cold starts on a small machine "
+                  "does not make every init time out." },
 
         { .name = "bootstrap", .type = CFG_T_PATH, F(bootstrap), .nullable = true, .def = "null",
           .help = "The executable to run (a custom runtime); exactly one of bootstrap and "

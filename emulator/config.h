@@ -132,6 +132,7 @@ typedef struct CfgLimits {
         double body_timeout_s;      /* 10 */
         unsigned max_queued_events; /* 100000 */
         unsigned async_cold_starts; /* 0: two per CPU */
+        unsigned cold_starts;       /* environments initialising at once; 0: eight per CPU */
 } CfgLimits;
 
 typedef struct Config {

@@ -368,6 +368,8 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
         e->async_colds_max = cfg->limits.async_cold_starts
                                      ? cfg->limits.async_cold_starts
                                      : MAX(2u, 2 * uv_available_parallelism());
+        e->inits_max = cfg->limits.cold_starts ? cfg->limits.cold_starts
+                                               : MAX(8u, 8 * uv_available_parallelism());
         e->n_functions = cfg->n_functions;
         e->functions = xcalloc(cfg->n_functions ? cfg->n_functions : 1, sizeof(Function));
         for (size_t i = 0; i < cfg->n_functions; i++) {
@@ -411,6 +413,9 @@ int emu_init(Emulator *e, uv_loop_t *loop, Config *cfg, bool rie, const char *ri
         e->api.overload_response = overload_response;
         uv_timer_init(loop, &e->grace_timer);
         e->grace_timer.data = e;
+        list_init(&e->init_wait);
+        uv_timer_init(loop, &e->init_wait_timer);
+        e->init_wait_timer.data = e;
         return 0;
 }
 
@@ -513,6 +518,7 @@ static void maybe_stopped(Emulator *e) {
                 return;
         e->stopped = true;
         uv_close((uv_handle_t *) &e->grace_timer, NULL);
+        uv_close((uv_handle_t *) &e->init_wait_timer, NULL);
         for (size_t i = 0; i < e->n_functions && e->started; i++)
                 uv_close((uv_handle_t *) &e->functions[i].spare_timer, NULL);
         uv_close((uv_handle_t *) &e->watchdog, NULL);

@@ -138,10 +138,11 @@ struct ExecEnv {
         Emulator *emu;
         Function *fn;
         unsigned id;
-        char name[96];          /* "<function>-<n>" */
-        char stream_suffix[33]; /* log stream: <date>/[$LATEST]<32 hex> */
-        ListNode link;          /* fn->envs */
-        ListNode idle_link;     /* fn->idle, most recently used first */
+        char name[96];           /* "<function>-<n>" */
+        char stream_suffix[33];  /* log stream: <date>/[$LATEST]<32 hex> */
+        ListNode link;           /* fn->envs */
+        ListNode idle_link;      /* fn->idle, most recently used first */
+        ListNode init_wait_link; /* Emulator.init_wait: its init waits for its turn */
         EnvState state;
         Rapi rapi;
         bool rapi_open;
@@ -279,6 +280,9 @@ struct Emulator {
         /* Events on a cold start now, and how many may be: a burst grows the environments
          * a few at a time instead of starting hundreds that share 2 CPUs for their init. */
         unsigned async_colds, async_colds_max;
+        ListNode init_wait; /* environments whose init waits (limits.cold_starts) */
+        unsigned inits_max;
+        uv_timer_t init_wait_timer;
         unsigned reserved_total; /* sum of reserved_concurrency */
         unsigned sync_waiting;   /* synchronous callers not yet answered */
         uv_timer_t retry_timer;

@@ -51,6 +51,8 @@ enum {
 #define LATE_TIMER_MS 5
 
 static void start_init(ExecEnv *env);
+static void start_init_in_turn(ExecEnv *env);
+static void start_waiting_inits(Emulator *e);
 /* A prepared launcher's gate: closing it without a byte ends the launcher. */
 static void close_gate(ExecEnv *env) {
         if (env->gate_fd >= 0)
@@ -809,6 +811,7 @@ static void timer_closed(uv_handle_t *h) {
 
         list_unlink(&env->link);
         list_unlink(&env->idle_link);
+        list_unlink(&env->init_wait_link);
         env->fn->n_envs--;
         sched_spare_gone(env);
         if (env->has_cg)
@@ -1277,6 +1280,8 @@ static void on_ready(Rapi *r) {
                         env->state = ENV_IDLE;
                         sched_env_available(env);
                 }
+                if (!list_empty(&env->emu->init_wait))
+                        start_waiting_inits(env->emu); /* a turn is free */
                 return;
         }
         if (env_mi(env)) {
@@ -1596,6 +1601,7 @@ static ExecEnv *env_create(Function *fn, bool shadow) {
         random_bytes(rnd, sizeof(rnd));
         hex_lower(env->stream_suffix, rnd, sizeof(rnd));
         list_init(&env->idle_link);
+        list_init(&env->init_wait_link);
         list_push_back(&fn->envs, &env->link);
         fn->n_envs++;
         uv_timer_init(fn->emu->loop, &env->timer);
@@ -1689,7 +1695,59 @@ void env_run(ExecEnv *env, Invocation *inv) {
                 return;
         }
         env->init_phase_invoke = false;
-        start_init(env);
+        start_init_in_turn(env);
+}
+
+/* ---- limits.cold_starts: inits at once ------------------------------------------------ */
+
+static unsigned inits_running(Emulator *e) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < e->n_functions; i++) {
+                ListNode *it;
+                LIST_FOREACH (it, &e->functions[i].envs) {
+                        n += container_of(it, ExecEnv, link)->state == ENV_INITIALIZING;
+                }
+        }
+        return n;
+}
+
+/* Starts the inits that wait, as far as limits.cold_starts allows. */
+static void start_waiting_inits(Emulator *e) {
+        unsigned running = inits_running(e);
+
+        while (running < e->inits_max && !list_empty(&e->init_wait)) {
+                ExecEnv *env = container_of(e->init_wait.next, ExecEnv, init_wait_link);
+                list_unlink(&env->init_wait_link);
+                /* Still the cold environment of a waiting invocation (a shutdown or a
+                 * recycle ends it and its invocation instead). */
+                if (env->state != ENV_COLD || !env->inv || env->closing)
+                        continue;
+                start_init(env);
+                running++;
+        }
+        if (list_empty(&e->init_wait))
+                uv_timer_stop(&e->init_wait_timer);
+}
+
+static void init_wait_cb(uv_timer_t *t) {
+        start_waiting_inits(t->data);
+}
+
+/* A new environment's init starts now, or once fewer than limits.cold_starts are running:
+ * a thousand inits at once on two CPUs would each take longer than the init timeout. Its
+ * invocation is attached meanwhile, so a shutdown or a recycle answers it as usual. The
+ * queue is looked at every 2 ms while it is not empty, and whenever an init ends. */
+static void start_init_in_turn(ExecEnv *env) {
+        Emulator *e = env->emu;
+
+        if (list_empty(&e->init_wait) && inits_running(e) < e->inits_max) {
+                start_init(env);
+                return;
+        }
+        list_push_back(&e->init_wait, &env->init_wait_link);
+        if (!uv_is_active((uv_handle_t *) &e->init_wait_timer))
+                uv_timer_start(&e->init_wait_timer, init_wait_cb, 2, 2);
 }
 
 static void arm_idle_timeout(ExecEnv *env) {

@@ -88,15 +88,17 @@ static void write_done(uv_write_t *req, int status) {
 }
 
 void logs_flush(Logs *l) {
-        if (l->pending.len)
+        if (l->pending.len) {
                 write_now(l, l->pending.data, l->pending.len);
-        buf_reset(&l->pending);
+                buf_reset(&l->pending);
+                l->last_flush_ms = uv_now(l->loop);
+        }
         if (l->flush_on) {
+                /* The timer is left to run out (it finds nothing, or the next lines): a
+                 * stop and a start per flush cost more than a spare wake-up a millisecond. */
                 uv_check_stop(&l->flush);
-                uv_timer_stop(&l->flush_timer);
                 l->flush_on = false;
         }
-        l->last_flush_ms = uv_now(l->loop);
 }
 
 /* Lines logged during one loop iteration go out in one write, after the iteration's I/O. */
@@ -123,7 +125,7 @@ void logs_write(Logs *l, const char *p, size_t n) {
                 l->flush_on = true;
                 if (now - l->last_flush_ms >= LOGS_FLUSH_MS)
                         uv_check_start(&l->flush, flush_cb);
-                else
+                else if (!uv_is_active((uv_handle_t *) &l->flush_timer))
                         uv_timer_start(&l->flush_timer, flush_timer_cb,
                                        l->last_flush_ms + LOGS_FLUSH_MS - now, 0);
         }

@@ -417,5 +417,62 @@ class LifecycleTest(harness.LemuTestCase):
         self.assertEqual(headers["x-lemu-environment-id"], "function-2")
 
 
+# A runtime whose init takes 0.4 s and prints when it ran (its own clock).
+SLOW_INIT_RUNTIME = r'''#!/usr/bin/python3
+import http.client, os, time
+t0 = time.time()
+time.sleep(0.4)
+print("INIT_WINDOW %.6f %.6f" % (t0, time.time()), flush=True)
+host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
+c = http.client.HTTPConnection(host, int(port), timeout=600)
+while True:
+    c.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = c.getresponse()
+    body = r.read()
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    time.sleep(1.0)
+    c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body)
+    c.getresponse().read()
+'''
+
+
+class ColdStartsTest(harness.LemuTestCase):
+    def test_a_synchronous_burst_initialises_a_few_at_a_time(self):
+        """limits.cold_starts: of 6 concurrent invokes, each on a new environment (each
+        answer takes 1 s), at most 2 initialise at once; every caller gets its answer, on
+        its own environment, and Init Duration does not count the wait."""
+        d = self.tmpdir()
+        boot = os.path.join(d, "bootstrap")
+        with open(boot, "w") as f:
+            f.write(SLOW_INIT_RUNTIME)
+        os.chmod(boot, 0o755)
+        l = self.lemu(config={"limits": {"cold_starts": 2}, "functions": {"function": {
+            "bootstrap": boot, "timeout_s": 30, "init_timeout_s": 2,
+            "sandbox": {"cpu": "off"}}}})
+        answers = [None] * 6
+
+        def call(i):
+            answers[i] = l.invoke(payload=json.dumps({"n": i}).encode(), timeout=60)
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertTrue(all(a is not None for a in answers), answers)
+        envs = set()
+        for i, (status, headers, body) in enumerate(answers):
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body), {"n": i})
+            self.assertEqual(headers["x-lemu-cold-start"], "true")
+            self.assertLess(float(headers["x-lemu-init-duration-ms"]), 2000)
+            envs.add(headers["x-lemu-environment-id"])
+        self.assertEqual(len(envs), 6)
+        inits = [(float(a), float(b))
+                 for a, b in re.findall(r"INIT_WINDOW ([0-9.]+) ([0-9.]+)", l.logs())]
+        self.assertEqual(len(inits), 6, l.logs()[-2000:])
+        most = max(sum(1 for s, e in inits if s <= t < e) for t, _ in inits)
+        self.assertLessEqual(most, 2, inits)
+
+
 if __name__ == "__main__":
     harness.main()

@@ -1317,7 +1317,8 @@ static void test_dump_defaults(void **state) {
                              "    \"header_timeout_s\": 10,\n"
                              "    \"body_timeout_s\": 10,\n"
                              "    \"max_queued_events\": 100000,\n"
-                             "    \"async_cold_starts\": 0\n"
+                             "    \"async_cold_starts\": 0,\n"
+                             "    \"cold_starts\": 0\n"
                              "  },\n"
                              "  \"functions\": {}\n"
                              "}\n",
