@@ -186,6 +186,7 @@ static cJSON *environments_json(Function *fn) {
                 cJSON_AddNumberToObject(e, "resets", env->resets);
                 cJSON_AddNumberToObject(e, "init_ms", env->init_ms);
                 cJSON_AddNumberToObject(e, "max_memory_mb", env->max_memory_mb);
+                cJSON_AddBoolToObject(e, "init_waiting", env_init_waiting(env));
                 if (env_mi(env)) {
                         /* Managed Instances mode: what the environment holds now. */
                         cJSON_AddNumberToObject(e, "running", env->n_running + env->n_pending);

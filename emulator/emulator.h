@@ -398,6 +398,8 @@ const char *env_state_name(EnvState s);
 /* The state the control API and metrics show: 0 initializing, 1 idle, 2 busy, 3 frozen,
  * 4 shutting_down. */
 int env_public_state_index(const ExecEnv *env);
+/* env_init_waiting() - its init waits for a turn (limits.cold_starts). */
+bool env_init_waiting(const ExecEnv *env);
 const char *env_public_state(const ExecEnv *env);
 void env_drain_logs(ExecEnv *env);
 /* env_watchdog() - the RSS watchdog's check of one environment (no memory cgroup). */

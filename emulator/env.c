@@ -1719,8 +1719,8 @@ static void start_waiting_inits(Emulator *e) {
         while (running < e->inits_max && !list_empty(&e->init_wait)) {
                 ExecEnv *env = container_of(e->init_wait.next, ExecEnv, init_wait_link);
                 list_unlink(&env->init_wait_link);
-                /* Still the cold environment of a waiting invocation (a shutdown or a
-                 * recycle ends it and its invocation instead). */
+                /* Still the cold environment of a waiting invocation (a shutdown, or a
+                 * reset through the control API, took it on another way). */
                 if (env->state != ENV_COLD || !env->inv || env->closing)
                         continue;
                 start_init(env);
@@ -1736,7 +1736,8 @@ static void init_wait_cb(uv_timer_t *t) {
 
 /* A new environment's init starts now, or once fewer than limits.cold_starts are running:
  * a thousand inits at once on two CPUs would each take longer than the init timeout. Its
- * invocation is attached meanwhile, so a shutdown or a recycle answers it as usual. The
+ * invocation is attached meanwhile, so a shutdown answers it as usual; a recycle leaves it
+ * (it has run nothing yet). The
  * queue is looked at every 2 ms while it is not empty, and whenever an init ends. */
 static void start_init_in_turn(ExecEnv *env) {
         Emulator *e = env->emu;
@@ -1803,6 +1804,9 @@ void env_shutdown(ExecEnv *env) {
 }
 
 void env_retire(ExecEnv *env) {
+        if (list_linked(&env->init_wait_link))
+                return; /* its init waits for its turn: it has run nothing yet, and will start
+                         * fresh, with the code as it is then */
         if (env->state == ENV_IDLE || env->state == ENV_COLD) {
                 env_shutdown(env);
                 return;
@@ -1828,7 +1832,13 @@ void env_watchdog(ExecEnv *env) {
         uv_process_kill(&env->proc, SIGKILL);
 }
 
+bool env_init_waiting(const ExecEnv *env) {
+        return list_linked(&env->init_wait_link);
+}
+
 int env_public_state_index(const ExecEnv *env) {
+        if (env_init_waiting(env))
+                return 0; /* initializing, once its turn comes */
         switch (env->state) {
         case ENV_INITIALIZING:
                 return 0;

@@ -473,6 +473,41 @@ class ColdStartsTest(harness.LemuTestCase):
         most = max(sum(1 for s, e in inits if s <= t < e) for t, _ in inits)
         self.assertLessEqual(most, 2, inits)
 
+    def test_a_recycle_leaves_an_init_that_waits_for_its_turn(self):
+        """An environment whose init waits for its turn has run nothing: a recycle (as
+        --watch does on a code change) leaves it, and its caller gets the answer."""
+        d = self.tmpdir()
+        boot = os.path.join(d, "bootstrap")
+        with open(boot, "w") as f:
+            f.write(SLOW_INIT_RUNTIME)
+        os.chmod(boot, 0o755)
+        l = self.lemu(config={"limits": {"cold_starts": 1}, "functions": {"function": {
+            "bootstrap": boot, "timeout_s": 30, "sandbox": {"cpu": "off"}}}})
+        answers = [None] * 3
+
+        def call(i):
+            answers[i] = l.invoke(payload=json.dumps({"n": i}).encode(), timeout=60)
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+
+        def waiting():
+            _, j = l.control("GET", "/functions/function/environments")
+            envs = j["environments"]
+            return (len(envs) == 3 and sum(e["init_waiting"] for e in envs) == 2 and
+                    all(e["state"] == "initializing" for e in envs))
+        harness.wait_for(waiting, 10, what="two inits waiting for their turn")
+        status, j = l.control("POST", "/functions/function/recycle")
+        self.assertEqual(status, 200, j)
+        for t in threads:
+            t.join(90)
+        for i, a in enumerate(answers):
+            self.assertIsNotNone(a)
+            status, headers, body = a
+            self.assertEqual(status, 200, body)
+            self.assertNotIn("x-amz-function-error", headers, body)
+            self.assertEqual(json.loads(body), {"n": i})
+
 
 if __name__ == "__main__":
     harness.main()
