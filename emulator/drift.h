@@ -29,9 +29,9 @@ typedef struct DriftSample {
  * DRIFT_STRIDE-th. A sample is eight procfs and cgroup reads (memory.stat flushes the cgroup's
  * statistics), more than a warm invocation costs the daemon: taken after each, a busy
  * function's throughput fell by a quarter, and every 16th, by 9 %. Past the first invocations
- * a leak still shows, sooner for a slow
- * one (a descriptor every 10 invocations never rises 5 times in a row when read after each),
- * and the choice depends only on the count, so findings stay reproducible. */
+ * a leak still shows, a slow one sooner (a descriptor every 10 invocations never rises 5
+ * times in a row when read after each), and the choice depends only on the count, so
+ * findings stay reproducible. */
 #define DRIFT_EVERY_UNTIL 32
 #define DRIFT_STRIDE      64
 

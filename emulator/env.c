@@ -157,15 +157,22 @@ static void status_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
                 uv_read_stop(s);
 }
 
+/* @p's descriptor, or -1 once it is closing. */
+static int pipe_fd(uv_pipe_t *p) {
+        uv_os_fd_t fd;
+
+        if (uv_is_closing((uv_handle_t *) p) || uv_fileno((uv_handle_t *) p, &fd) < 0)
+                return -1;
+        return fd;
+}
+
 /* Reads what the pipe holds now, without waiting: output written before the runtime posted
  * its answer is in the pipe already, so the log shows it before END and REPORT. */
 static void drain_fd(ExecEnv *env, uv_pipe_t *p, Buf *partial) {
-        uv_os_fd_t fd;
         char chunk[65536];
+        int fd = pipe_fd(p);
 
-        if (uv_is_closing((uv_handle_t *) p) || uv_fileno((uv_handle_t *) p, &fd) < 0)
-                return;
-        for (int i = 0; i < 64; i++) {
+        for (int i = 0; fd >= 0 && i < 64; i++) {
                 ssize_t r = read(fd, chunk, sizeof(chunk));
                 if (r <= 0)
                         break;
@@ -177,22 +184,15 @@ static void drain_fd(ExecEnv *env, uv_pipe_t *p, Buf *partial) {
 }
 
 void env_drain_logs(ExecEnv *env) {
-        struct pollfd pfd[2] = { { .fd = -1 }, { .fd = -1 } };
-        uv_os_fd_t fd;
-
         if (!env->proc_alive && env->open_handles == 0)
                 return;
         /* One poll() for both pipes: on a warm invocation they are usually empty, since libuv
          * read what came before the answer in the same or an earlier loop iteration. */
-        if (!uv_is_closing((uv_handle_t *) &env->out) &&
-            uv_fileno((uv_handle_t *) &env->out, &fd) == 0)
-                pfd[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
-        if (!uv_is_closing((uv_handle_t *) &env->err) &&
-            uv_fileno((uv_handle_t *) &env->err, &fd) == 0)
-                pfd[1] = (struct pollfd){ .fd = fd, .events = POLLIN };
+        struct pollfd pfd[2] = { { .fd = pipe_fd(&env->out), .events = POLLIN },
+                                 { .fd = pipe_fd(&env->err), .events = POLLIN } };
         if (pfd[0].fd < 0 && pfd[1].fd < 0)
                 return;
-        int ready = poll(pfd, 2, 0);
+        int ready = poll(pfd, 2, 0); /* a negative fd is skipped */
         if (ready == 0)
                 return;
         if (ready < 0) /* cannot tell: read both */
@@ -1737,8 +1737,8 @@ static void init_wait_cb(uv_timer_t *t) {
 /* A new environment's init starts now, or once fewer than limits.cold_starts are running:
  * a thousand inits at once on two CPUs would each take longer than the init timeout. Its
  * invocation is attached meanwhile, so a shutdown answers it as usual; a recycle leaves it
- * (it has run nothing yet). The
- * queue is looked at every 2 ms while it is not empty, and whenever an init ends. */
+ * (it has run nothing yet). The queue is looked at every 2 ms while it is not empty, and
+ * whenever an init ends. */
 static void start_init_in_turn(ExecEnv *env) {
         Emulator *e = env->emu;
 

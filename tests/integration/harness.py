@@ -14,6 +14,7 @@ Paths come from the environment that meson sets:
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -69,6 +70,43 @@ def fixture(name):
         if base and os.access(p, os.X_OK):
             return p
     raise unittest.SkipTest("fixture %s is not built" % name)
+
+
+SLOW_INIT_RUNTIME = r'''#!/usr/bin/python3
+import http.client, os, time
+t0 = time.time()
+time.sleep(0.4)
+print("INIT_WINDOW %%.6f %%.6f" %% (t0, time.time()), flush=True)
+host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
+c = http.client.HTTPConnection(host, int(port), timeout=600)
+while True:
+    c.request("GET", "/2018-06-01/runtime/invocation/next")
+    r = c.getresponse()
+    body = r.read()
+    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
+    time.sleep(%(answer_s)s)
+    c.request("POST", "/2018-06-01/runtime/invocation/%%s/response" %% rid, body)
+    c.getresponse().read()
+'''
+
+
+def slow_init_runtime(directory, answer_s):
+    """Writes in directory a custom runtime whose init takes 0.4 s and logs its window on its
+    own clock ("INIT_WINDOW start end"), and which answers each event with its payload after
+    answer_s seconds. Returns its path."""
+    path = os.path.join(directory, "bootstrap")
+    with open(path, "w") as f:
+        f.write(SLOW_INIT_RUNTIME % {"answer_s": answer_s})
+    os.chmod(path, 0o755)
+    return path
+
+
+def inits_at_once(logs):
+    """The windows slow_init_runtime() logged, and the most that overlapped."""
+    inits = [(float(a), float(b))
+             for a, b in re.findall(r"INIT_WINDOW ([0-9.]+) ([0-9.]+)", logs)]
+    most = max((sum(1 for s, e in inits if s <= t < e) for t, _ in inits), default=0)
+    return inits, most
 
 
 def wait_for(pred, timeout=10.0, interval=0.01, what="condition"):

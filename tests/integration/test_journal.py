@@ -37,22 +37,6 @@ def journal_text(state_dir):
 
 # A runtime whose init takes 0.4 s (it prints when, in epoch seconds) and whose invocations
 # take 0.2 s: a burst of events finds no warm environment for a while.
-SLOW_INIT_RUNTIME = r'''#!/usr/bin/python3
-import http.client, os, time
-t0 = time.time()
-time.sleep(0.4)
-print("INIT_WINDOW %.6f %.6f" % (t0, time.time()), flush=True)
-host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
-c = http.client.HTTPConnection(host, int(port), timeout=600)
-while True:
-    c.request("GET", "/2018-06-01/runtime/invocation/next")
-    r = c.getresponse()
-    body = r.read()
-    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
-    time.sleep(0.2)
-    c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body)
-    c.getresponse().read()
-'''
 
 
 def reported(logs):
@@ -270,10 +254,7 @@ class JournalTest(unittest.TestCase):
     def test_a_burst_grows_environments_a_few_at_a_time(self):
         """limits.async_cold_starts: a burst of events never has more than that many
         environments initialising at once; every event is still delivered."""
-        boot = os.path.join(self.tmp, "bootstrap")
-        with open(boot, "w") as f:
-            f.write(SLOW_INIT_RUNTIME)
-        os.chmod(boot, 0o755)
+        boot = harness.slow_init_runtime(self.tmp, 0.2)
         cfg = self.config(bootstrap=boot, reserved_concurrency=None)
         cfg["limits"] = {"async_cold_starts": 2}
         l = self.start(cfg)
@@ -281,10 +262,8 @@ class JournalTest(unittest.TestCase):
         self.wait_idle(l)
         self.assertEqual(set(ids) - reported(l.logs()), set(), l.logs()[-2000:])
         # Each environment's init, as its runtime timed it.
-        inits = [(float(a), float(b))
-                 for a, b in re.findall(r"INIT_WINDOW ([0-9.]+) ([0-9.]+)", l.logs())]
+        inits, most = harness.inits_at_once(l.logs())
         self.assertGreaterEqual(len(inits), 2, l.logs()[-2000:])
-        most = max(sum(1 for s, e in inits if s <= t < e) for t, _ in inits)
         self.assertLessEqual(most, 2, inits)
 
 

@@ -417,79 +417,51 @@ class LifecycleTest(harness.LemuTestCase):
         self.assertEqual(headers["x-lemu-environment-id"], "function-2")
 
 
-# A runtime whose init takes 0.4 s and prints when it ran (its own clock).
-SLOW_INIT_RUNTIME = r'''#!/usr/bin/python3
-import http.client, os, time
-t0 = time.time()
-time.sleep(0.4)
-print("INIT_WINDOW %.6f %.6f" % (t0, time.time()), flush=True)
-host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
-c = http.client.HTTPConnection(host, int(port), timeout=600)
-while True:
-    c.request("GET", "/2018-06-01/runtime/invocation/next")
-    r = c.getresponse()
-    body = r.read()
-    rid = r.getheader("Lambda-Runtime-Aws-Request-Id")
-    time.sleep(1.0)
-    c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid, body)
-    c.getresponse().read()
-'''
-
-
 class ColdStartsTest(harness.LemuTestCase):
+    def burst(self, cold_starts, n, **fn):
+        """n concurrent invokes ({"n": i}) of a runtime with 0.4 s inits that answers after
+        1 s, with limits.cold_starts; returns the lemu and a function that waits for and
+        returns the n answers."""
+        boot = harness.slow_init_runtime(self.tmpdir(), 1.0)
+        fn.update({"bootstrap": boot, "timeout_s": 30, "sandbox": {"cpu": "off"}})
+        l = self.lemu(config={"limits": {"cold_starts": cold_starts},
+                              "functions": {"function": fn}})
+        answers = [None] * n
+
+        def call(i):
+            answers[i] = l.invoke(payload=json.dumps({"n": i}).encode(), timeout=60)
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+
+        def wait():
+            for t in threads:
+                t.join(90)
+            self.assertTrue(all(a is not None for a in answers), answers)
+            return answers
+        return l, wait
+
     def test_a_synchronous_burst_initialises_a_few_at_a_time(self):
         """limits.cold_starts: of 6 concurrent invokes, each on a new environment (each
         answer takes 1 s), at most 2 initialise at once; every caller gets its answer, on
         its own environment, and Init Duration does not count the wait."""
-        d = self.tmpdir()
-        boot = os.path.join(d, "bootstrap")
-        with open(boot, "w") as f:
-            f.write(SLOW_INIT_RUNTIME)
-        os.chmod(boot, 0o755)
-        l = self.lemu(config={"limits": {"cold_starts": 2}, "functions": {"function": {
-            "bootstrap": boot, "timeout_s": 30, "init_timeout_s": 2,
-            "sandbox": {"cpu": "off"}}}})
-        answers = [None] * 6
-
-        def call(i):
-            answers[i] = l.invoke(payload=json.dumps({"n": i}).encode(), timeout=60)
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(90)
-        self.assertTrue(all(a is not None for a in answers), answers)
+        l, wait = self.burst(2, 6, init_timeout_s=2)
         envs = set()
-        for i, (status, headers, body) in enumerate(answers):
+        for i, (status, headers, body) in enumerate(wait()):
             self.assertEqual(status, 200, body)
             self.assertEqual(json.loads(body), {"n": i})
             self.assertEqual(headers["x-lemu-cold-start"], "true")
             self.assertLess(float(headers["x-lemu-init-duration-ms"]), 2000)
             envs.add(headers["x-lemu-environment-id"])
         self.assertEqual(len(envs), 6)
-        inits = [(float(a), float(b))
-                 for a, b in re.findall(r"INIT_WINDOW ([0-9.]+) ([0-9.]+)", l.logs())]
+        inits, most = harness.inits_at_once(l.logs())
         self.assertEqual(len(inits), 6, l.logs()[-2000:])
-        most = max(sum(1 for s, e in inits if s <= t < e) for t, _ in inits)
         self.assertLessEqual(most, 2, inits)
 
     def test_a_recycle_leaves_an_init_that_waits_for_its_turn(self):
         """An environment whose init waits for its turn has run nothing: a recycle (as
         --watch does on a code change) leaves it, and its caller gets the answer."""
-        d = self.tmpdir()
-        boot = os.path.join(d, "bootstrap")
-        with open(boot, "w") as f:
-            f.write(SLOW_INIT_RUNTIME)
-        os.chmod(boot, 0o755)
-        l = self.lemu(config={"limits": {"cold_starts": 1}, "functions": {"function": {
-            "bootstrap": boot, "timeout_s": 30, "sandbox": {"cpu": "off"}}}})
-        answers = [None] * 3
-
-        def call(i):
-            answers[i] = l.invoke(payload=json.dumps({"n": i}).encode(), timeout=60)
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(3)]
-        for t in threads:
-            t.start()
+        l, wait = self.burst(1, 3)
 
         def waiting():
             _, j = l.control("GET", "/functions/function/environments")
@@ -499,11 +471,7 @@ class ColdStartsTest(harness.LemuTestCase):
         harness.wait_for(waiting, 10, what="two inits waiting for their turn")
         status, j = l.control("POST", "/functions/function/recycle")
         self.assertEqual(status, 200, j)
-        for t in threads:
-            t.join(90)
-        for i, a in enumerate(answers):
-            self.assertIsNotNone(a)
-            status, headers, body = a
+        for i, (status, headers, body) in enumerate(wait()):
             self.assertEqual(status, 200, body)
             self.assertNotIn("x-amz-function-error", headers, body)
             self.assertEqual(json.loads(body), {"n": i})
