@@ -363,6 +363,9 @@ static void record_failure(Invocation *inv, const char *condition) {
                 buf_free(&b);
                 return;
         }
+        /* Whoever sees the record finds the attempts' log lines written, as a caller who
+         * has its answer does (logs gather lines for up to LOGS_FLUSH_MS). */
+        logs_flush(&fn->emu->logs);
         /* One write of one line to an O_APPEND file: appended whole, off the loop. */
         FailureWrite *w = xmalloc(sizeof(*w));
         size_t len;
